@@ -127,6 +127,8 @@ export interface Ready {
   readonly persistedMessages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
+  /** Contexts of ReadIndex requests that can no longer be served here (leadership lost, rejected); fail them as retryable. */
+  readonly failedReads: readonly string[];
   /** True when hardState (term/vote) or entries or snapshot changed and must be fsynced. */
   readonly mustSync: boolean;
 }
