@@ -47,3 +47,24 @@ export interface RaftStorage {
   /** Closes the database; further calls reject. */
   close(): Promise<void>;
 }
+
+/**
+ * A consistent view of the stored snapshot for streaming it to a follower in chunks. It is taken
+ * when opened: a compaction that happens meanwhile does not change what it yields. Iterate it
+ * once; every chunk holds `chunkSize` bytes except the last. Iteration rejects with
+ * StorageFatalError if the stored bytes do not match the recorded size and checksum. Call
+ * `close()` if it is not iterated to the end.
+ */
+export interface SnapshotChunks extends AsyncIterable<Uint8Array> {
+  readonly meta: SnapshotMeta;
+  /** Total length in bytes. */
+  readonly size: number;
+  /** Releases the view; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Storage that can stream its snapshot in chunks (both LevelStorage and MemoryStorage). */
+export interface SnapshotChunkReader {
+  /** Opens the latest snapshot for chunked reading, or resolves undefined when there is none. */
+  readSnapshotChunks(chunkSize: number): Promise<SnapshotChunks | undefined>;
+}

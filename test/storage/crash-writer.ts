@@ -1,0 +1,33 @@
+/**
+ * Child process of the crash and lock tests; run with `node --import tsx`.
+ *   run <dir> <seed> <length> <from>  applies plan ops from..length-1, printing `ack <n>` after each resolves, then `done`.
+ *   hold <dir>                        opens the storage, prints `ready` and keeps its LOCK until killed.
+ * stdout is a pipe, and pipe writes are synchronous on Linux, so an `ack` line is out before the next write starts.
+ */
+import { LevelStorage } from '../../src/storage/level-storage.js';
+import { CRASH_CHUNK_SIZE, applyOp, buildPlan } from './crash-plan.js';
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [mode, dir, seedArg, lengthArg, fromArg] = argv;
+  if (!dir || (mode !== 'run' && mode !== 'hold')) throw new Error('usage: crash-writer run <dir> <seed> <length> <from> | hold <dir>');
+  const storage = new LevelStorage(dir, { snapshotChunkSize: CRASH_CHUNK_SIZE });
+  await storage.load();
+  if (mode === 'hold') {
+    process.stdout.write('ready\n');
+    setInterval(() => undefined, 1 << 30); // stay alive until killed
+    return;
+  }
+  const plan = buildPlan(Number(seedArg), Number(lengthArg));
+  process.stdout.write('ready\n');
+  for (let n = Number(fromArg); n < plan.length; n++) {
+    await applyOp(storage, plan[n]!, n);
+    process.stdout.write(`ack ${n}\n`);
+  }
+  await storage.close();
+  process.stdout.write('done\n');
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`crash-writer failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
