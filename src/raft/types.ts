@@ -77,7 +77,10 @@ export type Message =
    * skip a whole conflicting term at once (fast backtracking, etcd's findConflictByTerm).
    */
   | (MessageBase & { readonly type: 'append-resp'; readonly reject: boolean; readonly index: number; readonly hintIndex: number; readonly hintTerm: number })
-  /** Heartbeat; `context` is set when the round also confirms leadership for ReadIndex. */
+  /**
+   * Heartbeat. `context` is opaque to the follower and echoed in the response; the core puts the
+   * leader's heartbeat round number there, confirming leadership for ReadIndex and the lease.
+   */
   | (MessageBase & { readonly type: 'heartbeat'; readonly commit: number; readonly context?: string })
   | (MessageBase & { readonly type: 'heartbeat-resp'; readonly context?: string })
   /**
@@ -159,6 +162,8 @@ export interface RaftStatus {
   /** Only on the leader. */
   readonly progress?: Readonly<Record<NodeId, PeerProgress>>;
   readonly leadTransferee: NodeId | null;
+  /** Messages `step()` dropped: malformed, misaddressed, or contradicting committed entries. */
+  readonly droppedMessages?: number;
 }
 
 /** Durable state a core starts from (empty on first boot, read from storage after a restart). */
@@ -168,7 +173,14 @@ export interface InitialState {
   readonly snapshot?: SnapshotMeta;
   /** Entries after the snapshot, in index order, contiguous. */
   readonly entries: readonly Entry[];
-  /** Configuration used when there is neither a snapshot nor a conf entry (the bootstrap cluster). */
+  /**
+   * The bootstrap cluster's configuration. On a first boot (term 0, no snapshot, no entries) the
+   * core writes it into the log as committed genesis entries (one `add-voter` per voter, sorted, at
+   * term 1 from index 1; the first Ready carries them), identical on every bootstrap node, so a node
+   * that joins later learns the initial configuration from the log. A node joining an existing
+   * cluster must be started WITHOUT bootstrap (it learns everything from the leader). Otherwise it
+   * is the configuration used when there is neither a snapshot nor a conf entry.
+   */
   readonly bootstrap?: ConfState;
   /** Index already applied to the state machine (≥ snapshot index); committed entries after it are re-delivered. */
   readonly applied?: number;

@@ -1,0 +1,559 @@
+/**
+ * The driver of one Raft node: a single loop that feeds ticks, peer messages, proposals and reads
+ * into the pure core, persists each Ready, sends messages, applies committed entries and takes
+ * snapshots. All ordering obligations of `Ready` (DESIGN.md §2) are enforced here and only here.
+ */
+import { createHash } from 'node:crypto';
+import { decode, encode } from '../common/codec.js';
+import type { Clock } from '../common/clock.js';
+import { systemClock } from '../common/clock.js';
+import { LatchError, LeadershipLostError, NotLeaderError, StorageFatalError, isLatchError } from '../common/errors.js';
+import type { NodeId } from '../common/ids.js';
+import { silentLogger, type Logger } from '../common/logger.js';
+import type { Rng } from '../common/rng.js';
+import { systemRng } from '../common/rng.js';
+import { RaftCore } from '../raft/index.js';
+import type { ConfChange, ConfState, Entry, Message, RaftConfig, RaftStatus, Ready, SoftState } from '../raft/index.js';
+import type { RaftStorage } from '../storage/types.js';
+import type { PeerAddress, Transport } from '../transport/types.js';
+import { decodeMemberContext, encodeMemberContext, type MemberInfo } from './members.js';
+import type { StateMachine } from './state-machine.js';
+
+/** Options of a RaftNode. Times are milliseconds. */
+export interface RaftNodeOptions<R> {
+  readonly id: NodeId;
+  /** The bootstrap members (used only when the data dir is empty). */
+  readonly initialCluster: readonly MemberInfo[];
+  /** Mixed into the cluster id so two clusters with the same members never mix. Default 'latch'. */
+  readonly clusterToken?: string;
+  readonly storage: RaftStorage;
+  /** Built once the cluster id is known (it is fixed at bootstrap and read from storage after). */
+  readonly transport: (clusterId: string, members: readonly MemberInfo[]) => Transport;
+  readonly stateMachine: StateMachine<R>;
+  /** Heartbeat interval = one tick. Default 100. */
+  readonly heartbeatMs?: number;
+  /** Base election timeout; rounded to whole ticks. Default 1000. */
+  readonly electionTimeoutMs?: number;
+  /** Take a snapshot after this many applied entries. Default 10 000. */
+  readonly snapshotThreshold?: number;
+  /** Reject a proposal not applied within this time (outcome unknown). Default 10 000. */
+  readonly proposalTimeoutMs?: number;
+  /** Raft knobs passed through (readOnly, flow control, testing faults). */
+  readonly raft?: Omit<RaftConfig, 'id' | 'electionTicks' | 'heartbeatTicks'>;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+}
+
+/** What a node reports about itself. */
+export interface NodeStatus extends RaftStatus {
+  readonly clusterId: string;
+  readonly members: readonly MemberInfo[];
+  readonly leaderClientAddress: string | null;
+}
+
+/** Events a node emits to the layer above. */
+export type NodeEvent =
+  | { readonly type: 'role'; readonly soft: SoftState; readonly term: number }
+  | { readonly type: 'applied'; readonly index: number }
+  | { readonly type: 'restored'; readonly index: number }
+  | { readonly type: 'fatal'; readonly error: Error };
+
+interface PendingProposal<R> {
+  readonly term: number;
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  index: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** The on-disk envelope of a node snapshot: the address book plus the state machine's bytes. */
+interface SnapshotEnvelope {
+  readonly members: MemberInfo[];
+  readonly sm: Uint8Array;
+}
+
+/** Derives the cluster id from the token and the bootstrap members (same on every node, no coordination). */
+export function deriveClusterId(token: string, members: readonly MemberInfo[]): string {
+  const ids = members.map((m) => m.id).sort().join(',');
+  return createHash('sha256').update(`${token}\n${ids}`).digest('hex').slice(0, 16);
+}
+
+/** One Raft node: core + storage + transport + state machine. */
+export class RaftNode<R = unknown> {
+  private core!: RaftCore;
+  private transport!: Transport;
+  private clusterIdValue = '';
+  private readonly members = new Map<NodeId, MemberInfo>();
+  private readonly pending = new Map<number, PendingProposal<R>>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly waitingReads: PendingRead[] = [];
+  private readonly listeners = new Set<(e: NodeEvent) => void>();
+  private readSeq = 0;
+  private applied = 0;
+  private snapshotIndex = 0;
+  private soft: SoftState = { leader: null, role: 'follower' };
+  private ticker: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private busy = false;
+  private stopped = false;
+  private started = false;
+  private readonly log: Logger;
+  private readonly heartbeatMs: number;
+  private readonly electionTicks: number;
+  private readonly snapshotThreshold: number;
+  private readonly proposalTimeoutMs: number;
+
+  constructor(private readonly opts: RaftNodeOptions<R>) {
+    this.log = (opts.logger ?? silentLogger).child({ component: 'node' });
+    this.heartbeatMs = opts.heartbeatMs ?? 100;
+    this.electionTicks = Math.max(2, Math.round((opts.electionTimeoutMs ?? 1000) / this.heartbeatMs));
+    this.snapshotThreshold = opts.snapshotThreshold ?? 10_000;
+    this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 10_000;
+  }
+
+  /** The cluster id (fixed at bootstrap). */
+  get clusterId(): string {
+    return this.clusterIdValue;
+  }
+
+  /** Election timeout in milliseconds, as configured (ticks × heartbeat). */
+  get electionTimeoutMs(): number {
+    return this.electionTicks * this.heartbeatMs;
+  }
+
+  /** Opens storage, restores the state machine and starts ticking and listening. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('RaftNode already started');
+    this.started = true;
+    const { storage, initialCluster, id } = this.opts;
+    const stored = await storage.load();
+    let clusterId: string;
+    if (stored.identity) {
+      if (stored.identity.nodeId !== id) {
+        throw new StorageFatalError('(data dir)', `data dir belongs to node "${stored.identity.nodeId}", not "${id}"`);
+      }
+      clusterId = stored.identity.clusterId;
+    } else {
+      clusterId = deriveClusterId(this.opts.clusterToken ?? 'latch', initialCluster);
+      await storage.setIdentity({ clusterId, nodeId: id });
+    }
+    this.clusterIdValue = clusterId;
+    for (const m of initialCluster) this.members.set(m.id, m);
+
+    const snap = stored.snapshot ? await storage.readSnapshot() : undefined;
+    if (snap) {
+      const env = decode<SnapshotEnvelope>(snap.data);
+      this.members.clear();
+      for (const m of env.members) this.members.set(m.id, m);
+      this.opts.stateMachine.restore(env.sm, snap.meta.index);
+      this.applied = snap.meta.index;
+      this.snapshotIndex = snap.meta.index;
+    }
+    for (const e of stored.entries) this.noteConfEntry(e);
+
+    const bootstrap: ConfState = { voters: initialCluster.map((m) => m.id), learners: [] };
+    const config: RaftConfig = {
+      ...this.opts.raft,
+      id,
+      electionTicks: this.electionTicks,
+      heartbeatTicks: 1,
+    };
+    this.core = new RaftCore(
+      config,
+      {
+        hardState: stored.hardState,
+        ...(stored.snapshot ? { snapshot: stored.snapshot } : {}),
+        entries: stored.entries,
+        bootstrap,
+        applied: this.applied,
+      },
+      this.opts.rng ?? systemRng,
+    );
+    this.transport = this.opts.transport(clusterId, [...this.members.values()]);
+    await this.transport.start({
+      onMessage: (m) => this.onMessage(m),
+      onUnreachable: (peer) => this.withCore(() => this.core.reportUnreachable(peer)),
+      onSnapshotStatus: (peer, ok) => this.withCore(() => this.core.reportSnapshot(peer, ok)),
+    });
+    this.ticker = setInterval(() => this.withCore(() => this.core.tick()), this.heartbeatMs);
+    this.log.info({ clusterId, applied: this.applied, entries: stored.entries.length, term: stored.hardState.term }, 'node started');
+    this.schedule();
+  }
+
+  /** Subscribes to node events; returns the unsubscribe function. */
+  on(listener: (e: NodeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** True when this node is the leader. */
+  get isLeader(): boolean {
+    return this.soft.role === 'leader';
+  }
+
+  /** The leader's id, if known. */
+  get leader(): NodeId | null {
+    return this.soft.leader;
+  }
+
+  /** The applied index. */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** The error to return when this node is not the leader (with the leader's client address). */
+  notLeaderError(): NotLeaderError {
+    const leader = this.soft.leader;
+    return new NotLeaderError(leader, leader ? (this.members.get(leader)?.clientAddress ?? null) : null);
+  }
+
+  /** Proposes `data`; resolves with the state machine's result once applied here. Leader only. */
+  propose(data: Uint8Array): Promise<R> {
+    this.assertRunning();
+    let at: { index: number; term: number };
+    try {
+      at = this.core.propose(data);
+    } catch (err) {
+      return Promise.reject(this.translate(err));
+    }
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(at.index)) reject(new LeadershipLostError(`proposal at index ${at.index} not applied within ${this.proposalTimeoutMs} ms; outcome unknown`));
+      }, this.proposalTimeoutMs);
+      this.pending.set(at.index, { term: at.term, resolve, reject, timer });
+      this.schedule();
+    });
+  }
+
+  /** Proposes a membership change; resolves once it is applied here. Leader only. */
+  proposeConfChange(change: ConfChange): Promise<void> {
+    this.assertRunning();
+    let at: { index: number; term: number };
+    try {
+      at = this.core.proposeConfChange(change);
+    } catch (err) {
+      return Promise.reject(this.translate(err));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(at.index)) reject(new LeadershipLostError('membership change not applied in time; outcome unknown'));
+      }, this.proposalTimeoutMs);
+      this.pending.set(at.index, { term: at.term, resolve: () => resolve(), reject, timer });
+      this.schedule();
+    });
+  }
+
+  /** Encodes a member for `add-learner`/`add-voter` conf changes. */
+  static memberContext(m: MemberInfo): Uint8Array {
+    return encodeMemberContext(m);
+  }
+
+  /** A linearizable read barrier: resolves once this node has applied everything committed before the call. */
+  readBarrier(timeoutMs = this.electionTimeoutMs * 2): Promise<void> {
+    this.assertRunning();
+    const ctx = `${this.opts.id}/${++this.readSeq}`;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        const i = this.waitingReads.indexOf(pr);
+        if (i >= 0) this.waitingReads.splice(i, 1);
+        reject(new LatchError('NO_QUORUM', `linearizable read not confirmed within ${timeoutMs} ms; is a quorum up?`));
+      }, timeoutMs);
+      const pr: PendingRead = { index: -1, resolve, reject, timer };
+      this.reads.set(ctx, pr);
+      try {
+        this.core.readIndex(ctx);
+      } catch (err) {
+        this.reads.delete(ctx);
+        clearTimeout(timer);
+        reject(this.translate(err));
+        return;
+      }
+      this.schedule();
+    });
+  }
+
+  /** Asks the core to hand leadership to `to`. */
+  transferLeadership(to: NodeId): void {
+    this.assertRunning();
+    this.core.transferLeadership(to);
+    this.schedule();
+  }
+
+  /** Hands leadership to the most caught-up voter and waits (up to `timeoutMs`) until it has moved. */
+  async handOffLeadership(timeoutMs = this.electionTimeoutMs * 2): Promise<boolean> {
+    if (!this.isLeader) return false;
+    const st = this.core.status();
+    const candidates = Object.entries(st.progress ?? {})
+      .filter(([id, p]) => id !== this.opts.id && !p.learner && st.confState.voters.includes(id))
+      .sort((a, b) => b[1].match - a[1].match);
+    const target = candidates[0]?.[0];
+    if (!target) return false;
+    this.transferLeadership(target);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && this.isLeader) await new Promise((r) => setTimeout(r, 10));
+    return !this.isLeader;
+  }
+
+  /** The node's status (role, term, indexes, members). */
+  status(): NodeStatus {
+    const st = this.core.status();
+    const leader = st.leader;
+    return {
+      ...st,
+      applied: this.applied,
+      clusterId: this.clusterIdValue,
+      members: [...this.members.values()],
+      leaderClientAddress: leader ? (this.members.get(leader)?.clientAddress ?? null) : null,
+    };
+  }
+
+  /** The members known to this node. */
+  memberList(): MemberInfo[] {
+    return [...this.members.values()];
+  }
+
+  /** Stops ticking, fails pending requests, closes transport and storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.failAll(new LatchError('SHUTTING_DOWN', 'node is shutting down'));
+    // Let an in-flight persist finish so the batch either fully lands or is not acknowledged.
+    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+    await this.transport?.close().catch(() => undefined);
+    await this.opts.storage.close().catch(() => undefined);
+    this.log.info('node stopped');
+  }
+
+  private assertRunning(): void {
+    if (!this.started || !this.core) throw new LatchError('NO_QUORUM', 'node is not started');
+    if (this.stopped) throw new LatchError('SHUTTING_DOWN', 'node is shutting down');
+  }
+
+  private translate(err: unknown): Error {
+    if (err instanceof NotLeaderError) return this.notLeaderError();
+    if (err instanceof Error) return err;
+    return new Error(String(err));
+  }
+
+  private onMessage(m: Message): void {
+    if (m.type === 'snapshot' || m.type === 'append') this.noteIncoming(m);
+    this.withCore(() => this.core.step(m));
+  }
+
+  /** Learns member addresses from entries a leader sends, before they are persisted, so replies can be routed. */
+  private noteIncoming(m: Message): void {
+    if (m.type === 'append') for (const e of m.entries) this.noteConfEntry(e);
+  }
+
+  private withCore(fn: () => void): void {
+    if (this.stopped || !this.core) return;
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn({ err }, 'core rejected input');
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  private emit(e: NodeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error({ err }, 'node event listener threw');
+      }
+    }
+  }
+
+  /** One turn of the loop: handle one Ready completely, honouring its ordering rules. */
+  private async run(): Promise<void> {
+    if (this.busy || this.stopped || !this.core.hasReady()) return;
+    this.busy = true;
+    const rd = this.core.ready();
+    try {
+      if (rd.softState) this.onSoftState(rd.softState);
+      for (const e of rd.entries) this.noteConfEntry(e);
+      // Leader's AppendEntries go out while its own write is in flight (DESIGN §2).
+      if (rd.messages.length > 0) this.transport.send(rd.messages);
+      if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+        await this.opts.storage.save(
+          { ...(rd.hardState ? { hardState: rd.hardState } : {}), entries: rd.entries, ...(rd.snapshot ? { snapshot: rd.snapshot } : {}) },
+          rd.mustSync,
+        );
+      }
+      // Votes and append responses only after their state is durable.
+      if (rd.persistedMessages.length > 0) this.transport.send(rd.persistedMessages);
+      if (rd.snapshot) this.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index);
+      this.applyEntries(rd.committedEntries);
+      for (const rs of rd.readStates) this.onReadState(rs.context, rs.index);
+      for (const ctx of rd.failedReads) {
+        const r = this.reads.get(ctx);
+        if (r) {
+          this.reads.delete(ctx);
+          clearTimeout(r.timer);
+          r.reject(this.soft.role === 'leader' ? new LatchError('NO_QUORUM', 'read could not be confirmed') : this.notLeaderError());
+        }
+      }
+      this.core.advance(rd);
+      this.serveReads();
+      await this.maybeSnapshot();
+    } catch (err) {
+      this.fatal(err);
+      return;
+    } finally {
+      this.busy = false;
+    }
+    this.schedule();
+  }
+
+  private fatal(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.log.fatal({ err: error }, 'node stopping after a fatal error (storage or apply)');
+    this.emit({ type: 'fatal', error });
+    this.failAll(isLatchError(error) ? error : new LatchError('STORAGE_FATAL', error.message, { cause: error }));
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+  }
+
+  private onSoftState(s: SoftState): void {
+    const wasLeader = this.soft.role === 'leader';
+    this.soft = s;
+    if (wasLeader && s.role !== 'leader') {
+      // Entries we proposed may or may not commit under the next leader: the outcome is unknown.
+      for (const [index, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(new LeadershipLostError());
+        this.pending.delete(index);
+      }
+    }
+    this.log.info({ role: s.role, leader: s.leader }, 'role changed');
+    this.emit({ type: 'role', soft: s, term: this.core.status().term });
+  }
+
+  private noteConfEntry(e: Entry): void {
+    if (e.type !== 'conf') return;
+    const ch = e.change;
+    if (ch.type === 'add-learner' || ch.type === 'add-voter') {
+      const m = decodeMemberContext(ch.context);
+      if (m && m.id === ch.node) {
+        this.members.set(m.id, m);
+        this.transport?.setPeers(this.peerAddresses());
+      }
+    }
+  }
+
+  private peerList(): MemberInfo[] {
+    return [...this.members.values()];
+  }
+
+  /** Peer addresses of every other member, for the transport. */
+  private peerAddresses(): PeerAddress[] {
+    return this.peerList()
+      .filter((m) => m.id !== this.opts.id)
+      .map((m) => ({ id: m.id, address: m.peerAddress }));
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= this.applied) continue;
+      let result: unknown;
+      if (e.type === 'normal') {
+        result = this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data });
+      } else {
+        if (e.type === 'conf' && e.change.type === 'remove') {
+          this.members.delete(e.change.node);
+          this.transport.setPeers(this.peerAddresses());
+        }
+        this.opts.stateMachine.applyInternal?.({ index: e.index, term: e.term, type: e.type });
+      }
+      this.applied = e.index;
+      const p = this.pending.get(e.index);
+      if (p) {
+        this.pending.delete(e.index);
+        clearTimeout(p.timer);
+        if (p.term === e.term) p.resolve(result as R);
+        else p.reject(new LeadershipLostError(`entry ${e.index} was replaced by a later leader; not applied`));
+      }
+    }
+    if (entries.length > 0) this.emit({ type: 'applied', index: this.applied });
+  }
+
+  private restoreSnapshot(data: Uint8Array, index: number): void {
+    const env = decode<SnapshotEnvelope>(data);
+    this.opts.stateMachine.restore(env.sm, index);
+    for (const m of env.members) this.members.set(m.id, m);
+    this.transport.setPeers(this.peerAddresses());
+    this.applied = index;
+    this.snapshotIndex = index;
+    for (const [i, p] of this.pending) {
+      if (i <= index) {
+        this.pending.delete(i);
+        clearTimeout(p.timer);
+        p.reject(new LeadershipLostError('replaced by a snapshot; outcome unknown'));
+      }
+    }
+    this.log.info({ index }, 'restored snapshot from leader');
+    this.emit({ type: 'restored', index });
+  }
+
+  private onReadState(ctx: string, index: number): void {
+    const r = this.reads.get(ctx);
+    if (!r) return;
+    this.reads.delete(ctx);
+    r.index = index;
+    this.waitingReads.push(r);
+  }
+
+  private serveReads(): void {
+    for (let i = this.waitingReads.length - 1; i >= 0; i--) {
+      const r = this.waitingReads[i]!;
+      if (r.index <= this.applied) {
+        this.waitingReads.splice(i, 1);
+        clearTimeout(r.timer);
+        r.resolve();
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.snapshotThreshold) return;
+    const index = this.applied;
+    const env: SnapshotEnvelope = { members: this.peerList(), sm: this.opts.stateMachine.snapshot() };
+    const meta = this.core.compact(index);
+    await this.opts.storage.compact({ meta, data: encode(env) });
+    this.snapshotIndex = index;
+    this.log.info({ index }, 'snapshot taken, log compacted');
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const r of [...this.reads.values(), ...this.waitingReads]) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.reads.clear();
+    this.waitingReads.length = 0;
+  }
+}

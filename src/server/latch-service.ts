@@ -1,0 +1,609 @@
+/**
+ * The lock service on one node: validates client requests (limits enforced before the log),
+ * proposes commands, waits for blocked acquires, serves linearizable reads, keepalives, watches and
+ * election observers, and runs leader duties while this node leads.
+ */
+import type { ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { systemClock } from '../common/clock.js';
+import { LatchError, LeadershipLostError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import {
+  CheckpointAges,
+  electionLockName,
+  lockNameProblem,
+  lockPrefixProblem,
+  lockValueProblem,
+  MAX_CLIENT_BYTES,
+  type ApplyOutput,
+  type LockCommand,
+  type LockEvent,
+  type LockInfo,
+  type LockMode,
+  type LockSuccess,
+} from '../lock/index.js';
+import type { RaftNode } from '../node/raft-node.js';
+import type { ServerConfig } from './config.js';
+import { invalidArgument, toServiceError } from './grpc-errors.js';
+import type { HttpRoute } from './http-server.js';
+import { LeaderDuties } from './leader-duties.js';
+import { LockFsm, encodeLockEntry } from './lock-fsm.js';
+import { Metrics } from './metrics.js';
+
+type WireMode = 'EXCLUSIVE' | 'SHARED';
+
+interface WaiterListener {
+  resolve(r: LockSuccess): void;
+  reject(e: Error): void;
+}
+
+/** Converts a wire uint64 (decimal string) to a safe-integer id, or throws INVALID_ARGUMENT naming the field. */
+export function wireId(field: string, v: unknown, required = true): number {
+  const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v : '';
+  if (s === '' || s === '0') {
+    if (required) throw invalidArgument(field, 'is required');
+    return 0;
+  }
+  const n = Number(s);
+  if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(n)) throw invalidArgument(field, `"${s}" is not a valid id`);
+  return n;
+}
+
+function wireMode(v: unknown): LockMode {
+  if (v === 'SHARED' || v === 1) return 'shared';
+  if (v === 'EXCLUSIVE' || v === 0 || v === undefined || v === '') return 'exclusive';
+  throw invalidArgument('mode', `"${String(v)}" is not EXCLUSIVE or SHARED`);
+}
+
+function modeWire(m: LockMode | null): WireMode {
+  return m === 'shared' ? 'SHARED' : 'EXCLUSIVE';
+}
+
+function checkName(field: string, name: unknown): string {
+  const p = lockNameProblem(name);
+  if (p) throw invalidArgument(field, p);
+  return name as string;
+}
+
+function checkValue(v: unknown): Uint8Array | undefined {
+  if (v === undefined || v === null) return undefined;
+  const buf = v as Uint8Array;
+  if (buf.length === 0) return undefined;
+  const p = lockValueProblem(buf);
+  if (p) throw invalidArgument('value', p);
+  return buf;
+}
+
+function failed(r: ApplyOutput['result']): LockSuccess {
+  if (!r.ok) throw new LatchError(r.code, r.message);
+  return r;
+}
+
+/** The lock service of one node. */
+export class LatchService {
+  /** The node's state machine port. */
+  readonly stateMachine: LockFsm;
+  readonly metrics: Metrics;
+  private node!: RaftNode<ApplyOutput>;
+  private duties: LeaderDuties | null = null;
+  private dutiesReady: Promise<void> | null = null;
+  private readonly waiters = new Map<number, Set<WaiterListener>>();
+  /** Outcomes of waiters that completed before anyone listened (applied in the same batch as the queueing). */
+  private readonly recentOutcomes = new Map<number, LockSuccess | LatchError>();
+  private readonly eventListeners = new Set<(e: LockEvent) => void>();
+  private readonly sessionsByPeer = new Map<string, Set<number>>();
+  private readonly peerOfSession = new Map<number, string>();
+  private readonly streams = new Set<{ end(): void }>();
+  private readonly ages = new CheckpointAges();
+  private leaseEntries = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: ServerConfig,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'lock-service' });
+    this.stateMachine = new LockFsm({ maxWaitersPerLock: config.maxWaitersPerLock }, this.log);
+    this.metrics = new Metrics();
+    this.stateMachine.onApply((out, entry) => this.onApply(out, entry.index));
+  }
+
+  /** Connects the service to its node (before the node starts). */
+  attach(node: RaftNode<ApplyOutput>): void {
+    this.node = node;
+    node.on((e) => {
+      if (e.type === 'role') {
+        this.metrics.onRole(e.soft.role, e.term);
+        if (e.soft.role === 'leader') this.becomeLeader();
+        else this.stepDown();
+      } else if (e.type === 'restored') {
+        this.recentOutcomes.clear();
+      }
+    });
+  }
+
+  private get sm() {
+    return this.stateMachine.sm;
+  }
+
+  // ---------- leadership ----------
+
+  private becomeLeader(): void {
+    if (this.dutiesReady) return;
+    // Duties need every committed entry applied (a ReadIndex barrier needs this term's noop committed).
+    this.dutiesReady = (async () => {
+      for (;;) {
+        if (!this.node.isLeader) throw new LeadershipLostError();
+        try {
+          await this.node.readBarrier();
+          break;
+        } catch (err) {
+          if (!this.node.isLeader) throw err;
+        }
+      }
+      if (!this.node.isLeader) throw new LeadershipLostError();
+      this.duties = new LeaderDuties({
+        propose: (cmd) => this.propose(cmd),
+        sm: () => this.sm,
+        clock: systemClock,
+        log: this.log,
+        electionTimeoutMs: this.node.electionTimeoutMs,
+        heartbeatMs: this.config.heartbeatMs,
+        lockDelayMs: this.config.lockDelayMs,
+        // Clients keep alive every ttl/3: a session silent for half its TTL has missed one.
+        lapseAfterMs: (ttlMs) => ttlMs / 2,
+        ages: this.ages,
+      });
+    })();
+    this.dutiesReady.catch(() => undefined);
+  }
+
+  private stepDown(): void {
+    this.duties?.close();
+    this.duties = null;
+    this.dutiesReady = null;
+    const err = new LeadershipLostError('this node lost leadership while the call waited; retry with the same requestSeq');
+    for (const set of this.waiters.values()) for (const w of set) w.reject(err);
+    this.waiters.clear();
+  }
+
+  private async readyDuties(): Promise<LeaderDuties> {
+    if (!this.node.isLeader) throw this.node.notLeaderError();
+    if (!this.dutiesReady) this.becomeLeader();
+    await this.dutiesReady;
+    if (!this.duties || !this.node.isLeader) throw this.node.notLeaderError();
+    return this.duties;
+  }
+
+  // ---------- apply side ----------
+
+  private onApply(out: ApplyOutput, index: number): void {
+    this.metrics.onApply(out);
+    const r = out.result;
+    if (r.ok && (r.type === 'open-session' || r.type === 'checkpoint-sessions')) {
+      this.ages.applied(index, systemClock.now());
+      if (++this.leaseEntries % 1000 === 0) this.ages.retain(this.sm.sessionLeases().map((s) => s.checkpointIndex));
+    }
+    for (const e of out.effects) {
+      this.duties?.onEffect(e);
+      switch (e.type) {
+        case 'granted': {
+          const r: LockSuccess = { ok: true, type: 'acquire', status: 'granted', name: e.name, mode: e.mode, sessionId: e.sessionId, token: e.token, alreadyHeld: false };
+          this.completeWaiter(e.waiterId, r);
+          break;
+        }
+        case 'wait-ended':
+          this.completeWaiter(e.waiterId, new LatchError(e.code, e.code === 'WAIT_TIMEOUT' ? `waited too long for lock "${e.name}"` : `session ${e.sessionId} ended while waiting for lock "${e.name}"`));
+          break;
+        case 'session-ended': {
+          const peer = this.peerOfSession.get(e.sessionId);
+          if (peer) {
+            this.peerOfSession.delete(e.sessionId);
+            const set = this.sessionsByPeer.get(peer);
+            set?.delete(e.sessionId);
+            if (set?.size === 0) this.sessionsByPeer.delete(peer);
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    for (const ev of out.events) for (const l of this.eventListeners) l(ev);
+  }
+
+  private completeWaiter(waiterId: number, outcome: LockSuccess | LatchError): void {
+    const set = this.waiters.get(waiterId);
+    if (!set || set.size === 0) {
+      this.recentOutcomes.set(waiterId, outcome);
+      if (this.recentOutcomes.size > 10_000) this.recentOutcomes.delete(this.recentOutcomes.keys().next().value!);
+      return;
+    }
+    this.waiters.delete(waiterId);
+    for (const w of set) outcome instanceof LatchError ? w.reject(outcome) : w.resolve(outcome);
+  }
+
+  private waitFor(waiterId: number, call?: ServerUnaryCall<unknown, unknown>): Promise<LockSuccess> {
+    const done = this.recentOutcomes.get(waiterId);
+    if (done) {
+      this.recentOutcomes.delete(waiterId);
+      return done instanceof LatchError ? Promise.reject(done) : Promise.resolve(done);
+    }
+    return new Promise<LockSuccess>((resolve, reject) => {
+      let set = this.waiters.get(waiterId);
+      if (!set) this.waiters.set(waiterId, (set = new Set()));
+      const w: WaiterListener = { resolve, reject };
+      set.add(w);
+      call?.on('cancelled', () => {
+        set.delete(w);
+        reject(new LatchError('WAIT_TIMEOUT', 'the client cancelled the call'));
+      });
+    });
+  }
+
+  // ---------- proposing ----------
+
+  /** Proposes a command (leader only) and resolves with its apply output. */
+  private async proposeOutput(cmd: LockCommand): Promise<ApplyOutput> {
+    if (!this.node.isLeader) throw this.node.notLeaderError();
+    return this.node.propose(encodeLockEntry(cmd));
+  }
+
+  /** Proposes a command and returns its successful result, or throws its typed error. */
+  private async propose(cmd: LockCommand): Promise<LockSuccess> {
+    return failed((await this.proposeOutput(cmd)).result);
+  }
+
+  /** A linearizable read barrier (ReadIndex; followers ask the leader). */
+  private async linearizable(): Promise<void> {
+    await this.node.readBarrier();
+  }
+
+  // ---------- API: cluster ----------
+
+  /** Cluster.Status */
+  async clusterStatus(): Promise<object> {
+    const st = this.node.status();
+    const learners = new Set(st.confState.learners);
+    return {
+      id: st.id,
+      role: st.role,
+      term: String(st.term),
+      commitIndex: String(st.commit),
+      appliedIndex: String(st.applied),
+      leader: st.leader ?? '',
+      leaderClientAddress: st.leaderClientAddress ?? '',
+      clientAddress: st.members.find((m) => m.id === st.id)?.clientAddress || this.config.listenClient,
+      clusterId: st.clusterId,
+      members: st.members.map((m) => ({ id: m.id, peerAddress: m.peerAddress, clientAddress: m.clientAddress, learner: learners.has(m.id) })),
+    };
+  }
+
+  // ---------- API: sessions ----------
+
+  /** Sessions.Open */
+  async openSession(req: { ttlMs?: number; client?: string; metadata?: Record<string, string> }, peer: string): Promise<object> {
+    const requested = req.ttlMs ?? 0;
+    const ttlMs = requested === 0 ? this.config.sessionTtlDefaultMs : Math.min(this.config.sessionTtlMaxMs, Math.max(this.config.sessionTtlMinMs, requested));
+    const client = req.client ?? '';
+    if (Buffer.byteLength(client) > MAX_CLIENT_BYTES) throw invalidArgument('client', `must be at most ${MAX_CLIENT_BYTES} bytes`);
+    const mine = this.sessionsByPeer.get(peer);
+    if (mine && mine.size >= this.config.maxSessionsPerConnection) {
+      throw new LatchError('TOO_MANY_SESSIONS', `this connection already has ${mine.size} sessions (max ${this.config.maxSessionsPerConnection}); close some or use another connection`);
+    }
+    const meta = req.metadata && Object.keys(req.metadata).length > 0 ? req.metadata : undefined;
+    const r = await this.propose({ type: 'open-session', ttlMs, client, ...(meta ? { meta } : {}) });
+    if (r.type !== 'open-session') throw new LatchError('INVALID_ARGUMENT', 'unexpected result');
+    let set = this.sessionsByPeer.get(peer);
+    if (!set) this.sessionsByPeer.set(peer, (set = new Set()));
+    set.add(r.sessionId);
+    this.peerOfSession.set(r.sessionId, peer);
+    return { sessionId: String(r.sessionId), ttlMs: r.ttlMs };
+  }
+
+  /** Sessions.Close */
+  async closeSession(req: { sessionId?: string; requestSeq?: string }): Promise<object> {
+    await this.propose({ type: 'close-session', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq) });
+    return {};
+  }
+
+  /** Sessions.List */
+  async listSessions(): Promise<object> {
+    await this.linearizable();
+    return {
+      sessions: this.sm.listSessions().map((s) => ({
+        sessionId: String(s.id),
+        client: s.client,
+        ttlMs: s.ttlMs,
+        metadata: { ...s.meta },
+        locks: [...s.holds],
+        lapsed: s.lapsed,
+        openedAtMs: String(Math.max(0, Math.floor(s.openedAt))),
+      })),
+    };
+  }
+
+  /** Sessions.KeepAlive: each request is answered once the lease is safely extended. */
+  keepAliveStream(call: ServerDuplexStream<unknown, unknown>): void {
+    const handle = { end: () => call.end() };
+    this.streams.add(handle);
+    let failed = false;
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      call.emit('error', toServiceError(err));
+    };
+    call.on('data', (req: { sessionId?: string; nonce?: string }) => {
+      if (failed) return;
+      void (async () => {
+        const sessionId = wireId('session_id', req.sessionId);
+        const duties = await this.readyDuties();
+        const ttl = await duties.keepalive(sessionId);
+        this.metrics.keepalives.inc();
+        call.write({ sessionId: String(sessionId), nonce: req.nonce ?? '0', ttlMs: ttl ?? 0, expired: ttl === null });
+      })().catch(fail);
+    });
+    call.on('end', () => {
+      this.streams.delete(handle);
+      if (!failed) call.end();
+    });
+    call.on('error', () => this.streams.delete(handle));
+    call.on('cancelled', () => this.streams.delete(handle));
+  }
+
+  // ---------- API: locks ----------
+
+  private async acquireCommon(
+    cmd: { sessionId: number; seq: number; name: string; mode: LockMode; waitMs: number; value?: Uint8Array },
+    call?: ServerUnaryCall<unknown, unknown>,
+  ): Promise<LockSuccess | null> {
+    if (cmd.waitMs > 0) {
+      const info = this.sm.getLock(cmd.name);
+      if (info && info.waiters.length >= this.config.maxWaitersPerLock && !info.waiters.some((w) => w.sessionId === cmd.sessionId)) {
+        throw new LatchError('TOO_MANY_WAITERS', `lock "${cmd.name}" already has ${info.waiters.length} waiters (max ${this.config.maxWaitersPerLock})`);
+      }
+    }
+    const out = await this.proposeOutput({ type: 'acquire', ...cmd });
+    const r = out.result;
+    if (!r.ok) {
+      if (r.code === 'LOCK_HELD') return null;
+      throw new LatchError(r.code, r.message);
+    }
+    if (r.type === 'acquire' && r.status === 'queued') return this.waitFor(r.waiterId, call);
+    return r;
+  }
+
+  private sequencerOf(r: LockSuccess): object {
+    if (r.type !== 'acquire' || r.status !== 'granted') throw new LatchError('INVALID_ARGUMENT', 'unexpected result');
+    return { name: r.name, mode: modeWire(r.mode), token: String(r.token), sessionId: String(r.sessionId) };
+  }
+
+  /** Locks.Acquire */
+  async acquire(
+    req: { sessionId?: string; requestSeq?: string; name?: string; mode?: string; waitMs?: number; value?: Uint8Array },
+    call?: ServerUnaryCall<unknown, unknown>,
+  ): Promise<object> {
+    const name = checkName('name', req.name);
+    const value = checkValue(req.value);
+    const r = await this.acquireCommon(
+      {
+        sessionId: wireId('session_id', req.sessionId),
+        seq: wireId('request_seq', req.requestSeq),
+        name,
+        mode: wireMode(req.mode),
+        waitMs: req.waitMs ?? 0,
+        ...(value ? { value } : {}),
+      },
+      call,
+    );
+    if (!r) return { acquired: false };
+    return { acquired: true, sequencer: this.sequencerOf(r) };
+  }
+
+  /** Locks.Release */
+  async release(req: { sessionId?: string; requestSeq?: string; name?: string }): Promise<object> {
+    const name = checkName('name', req.name);
+    await this.propose({ type: 'release', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name });
+    return {};
+  }
+
+  /** Locks.SetValue */
+  async setValue(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }): Promise<object> {
+    const name = checkName('name', req.name);
+    const value = checkValue(req.value) ?? new Uint8Array();
+    await this.propose({ type: 'set-value', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, value });
+    return {};
+  }
+
+  private lockInfoWire(name: string, info: LockInfo | undefined): object {
+    if (!info) return { name, held: false, mode: 'EXCLUSIVE', holders: [], value: Buffer.alloc(0), waiters: [], inDelay: false };
+    return {
+      name,
+      held: info.holders.length > 0,
+      mode: modeWire(info.mode),
+      holders: info.holders.map((h) => ({ sessionId: String(h.sessionId), token: String(h.token) })),
+      value: info.value ? Buffer.from(info.value) : Buffer.alloc(0),
+      waiters: info.waiters.map((w) => ({ sessionId: String(w.sessionId), mode: modeWire(w.mode) })),
+      inDelay: info.inDelay,
+    };
+  }
+
+  /** Locks.Get (linearizable) */
+  async getLock(req: { name?: string }): Promise<object> {
+    const name = checkName('name', req.name);
+    await this.linearizable();
+    return this.lockInfoWire(name, this.sm.getLock(name));
+  }
+
+  /** Locks.List (linearizable) */
+  async listLocks(req: { prefix?: string }): Promise<object> {
+    const prefix = req.prefix ?? '';
+    const p = lockPrefixProblem(prefix);
+    if (p) throw invalidArgument('prefix', p);
+    await this.linearizable();
+    return { locks: this.sm.listLocks(prefix).map((l) => this.lockInfoWire(l.name, l)) };
+  }
+
+  /** Locks.CheckSequencer (linearizable) */
+  async checkSequencer(req: { name?: string; mode?: string; token?: string; sessionId?: string }): Promise<object> {
+    const seq = { name: checkName('name', req.name), mode: wireMode(req.mode), token: wireId('token', req.token), sessionId: wireId('session_id', req.sessionId) };
+    await this.linearizable();
+    return { current: this.sm.checkSequencer(seq) };
+  }
+
+  // ---------- API: elections ----------
+
+  private electionName(name: unknown): string {
+    if (typeof name !== 'string' || name === '') throw invalidArgument('name', 'an election name is required');
+    const lock = electionLockName(name);
+    checkName('name', lock);
+    return lock;
+  }
+
+  private leaderWire(info: LockInfo | undefined): { hasLeader: boolean; sessionId: string; token: string; value: Buffer } {
+    const h = info?.holders[0];
+    if (!info || !h) return { hasLeader: false, sessionId: '0', token: '0', value: Buffer.alloc(0) };
+    return { hasLeader: true, sessionId: String(h.sessionId), token: String(h.token), value: info.value ? Buffer.from(info.value) : Buffer.alloc(0) };
+  }
+
+  /** Elections.Campaign: blocks until elected or wait_ms passes (DEADLINE_EXCEEDED). */
+  async campaign(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array; waitMs?: number }, call?: ServerUnaryCall<unknown, unknown>): Promise<object> {
+    const name = this.electionName(req.name);
+    const value = checkValue(req.value);
+    const waitMs = req.waitMs && req.waitMs > 0 ? req.waitMs : 2_147_483_647;
+    const r = await this.acquireCommon(
+      { sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, mode: 'exclusive', waitMs, ...(value ? { value } : {}) },
+      call,
+    );
+    if (!r || r.type !== 'acquire' || r.status !== 'granted') throw new LatchError('WAIT_TIMEOUT', 'not elected');
+    return { hasLeader: true, sessionId: String(r.sessionId), token: String(r.token), value: Buffer.from(this.sm.getLock(name)?.value ?? new Uint8Array()) };
+  }
+
+  /** Elections.Proclaim */
+  async proclaim(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }): Promise<object> {
+    const name = this.electionName(req.name);
+    await this.propose({ type: 'set-value', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, value: checkValue(req.value) ?? new Uint8Array() });
+    return this.leaderWire(this.sm.getLock(name));
+  }
+
+  /** Elections.Resign */
+  async resign(req: { sessionId?: string; requestSeq?: string; name?: string }): Promise<object> {
+    const name = this.electionName(req.name);
+    await this.propose({ type: 'release', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name });
+    return {};
+  }
+
+  /** Elections.Leader (linearizable) */
+  async electionLeader(req: { name?: string }): Promise<object> {
+    const name = this.electionName(req.name);
+    await this.linearizable();
+    return this.leaderWire(this.sm.getLock(name));
+  }
+
+  /** Elections.Observe: the current leader, then each change. */
+  observeStream(call: ServerWritableStream<unknown, unknown>): void {
+    let name: string;
+    try {
+      name = this.electionName((call.request as { name?: string }).name);
+    } catch (err) {
+      call.emit('error', toServiceError(err));
+      return;
+    }
+    let last = '';
+    const send = (): void => {
+      const w = this.leaderWire(this.sm.getLock(name));
+      const key = `${w.hasLeader}/${w.sessionId}/${w.token}/${w.value.toString('hex')}`;
+      if (key === last) return;
+      last = key;
+      call.write(w);
+    };
+    const listener = (e: LockEvent): void => {
+      if (e.name === name) send();
+    };
+    const stop = this.subscribe(call, listener);
+    this.linearizable().then(send, (err: unknown) => {
+      stop();
+      call.emit('error', toServiceError(err));
+    });
+  }
+
+  // ---------- API: watch ----------
+
+  /** Watch.Watch: events for a prefix from an index, then live; OUT_OF_RANGE when the ring has moved past it. */
+  watchStream(call: ServerWritableStream<unknown, unknown>): void {
+    const req = call.request as { prefix?: string; fromIndex?: string };
+    const prefix = req.prefix ?? '';
+    const p = lockPrefixProblem(prefix);
+    let from: number;
+    try {
+      if (p) throw invalidArgument('prefix', p);
+      from = wireId('from_index', req.fromIndex, false);
+    } catch (err) {
+      call.emit('error', toServiceError(err));
+      return;
+    }
+    const toWire = (e: LockEvent): object => ({
+      index: String(e.index),
+      type: e.type,
+      name: e.name ?? '',
+      sessionId: String(e.sessionId),
+      token: String(e.token ?? 0),
+      mode: modeWire(e.mode ?? null),
+      atMs: String(Math.max(0, Math.floor(e.at))),
+    });
+    let lastSent = 0;
+    const matches = (e: LockEvent): boolean => prefix === '' || (e.name !== undefined && e.name.startsWith(prefix));
+    const stop = this.subscribe(call, (e) => {
+      if (e.index > lastSent && matches(e)) {
+        lastSent = e.index;
+        call.write(toWire(e));
+      }
+    });
+    if (from > 0) {
+      const r = this.sm.eventsSince(from, prefix);
+      if (!r.ok) {
+        stop();
+        call.emit('error', toServiceError(new LatchError(r.code, r.message)));
+        return;
+      }
+      for (const e of r.events) {
+        if (e.index > lastSent) {
+          lastSent = e.index;
+          call.write(toWire(e));
+        }
+      }
+    }
+  }
+
+  private subscribe(call: ServerWritableStream<unknown, unknown>, listener: (e: LockEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    const handle = { end: () => call.end() };
+    this.streams.add(handle);
+    const stop = (): void => {
+      this.eventListeners.delete(listener);
+      this.streams.delete(handle);
+    };
+    call.on('cancelled', stop);
+    call.on('close', stop);
+    call.on('error', stop);
+    return stop;
+  }
+
+  /** Counts one finished call (metrics). */
+  countCall(method: string, code: string): void {
+    this.metrics.rpcs.inc({ method, code });
+  }
+
+  /** Extra HTTP routes (metrics). */
+  httpRoutes(): HttpRoute[] {
+    return [this.metrics.route(() => this.node.status(), () => this.sm)];
+  }
+
+  /** Ends streams and leader duties (shutdown). */
+  close(): void {
+    this.duties?.close();
+    this.duties = null;
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+    this.eventListeners.clear();
+  }
+}

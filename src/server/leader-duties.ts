@@ -1,0 +1,171 @@
+/**
+ * What only the leader does (DESIGN §3): keep session deadlines in memory from keepalives, propose
+ * ExpireSession when one passes, checkpoint lapsed sessions' remaining TTLs, and arm the timers for
+ * wait deadlines and lock-delays. Built fresh on each election from the replicated state; torn down
+ * on step-down. All time is the process's monotonic clock.
+ */
+import type { Clock } from '../common/clock.js';
+import { LatchError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { LeaseTracker, type CheckpointAges, type LockCommand, type LockEffect, type LockStateMachine } from '../lock/index.js';
+
+/** The ports leader duties need. */
+export interface DutyPorts {
+  /** Proposes a command; resolves once applied (rejects if leadership is lost). */
+  propose(cmd: LockCommand): Promise<unknown>;
+  /** The current lock state machine. */
+  sm(): LockStateMachine;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly electionTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly lockDelayMs: number;
+  /** A session not heard from for this long (given its TTL) is checkpointed as lapsed. */
+  readonly lapseAfterMs: (ttlMs: number) => number;
+  /** When this node applied each lease-bearing entry (ages the inherited checkpoints). */
+  readonly ages: CheckpointAges;
+}
+
+/** Leader-only session leases and timers; one instance per leadership term. */
+export class LeaderDuties {
+  private readonly tracker = new LeaseTracker();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly expiring = new Set<number>();
+  private readonly renewing = new Map<number, Promise<boolean>>();
+  private readonly loop: NodeJS.Timeout;
+  private readonly checkpointLoop: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly ports: DutyPorts) {
+    const now = ports.clock.now();
+    this.tracker.becomeLeader(now, ports.ages.leaseInputs(ports.sm().sessionLeases(), now), ports.electionTimeoutMs);
+    for (const e of ports.sm().pendingTimers()) this.onEffect(e);
+    this.loop = setInterval(() => this.expireDue(), Math.max(10, Math.floor(ports.heartbeatMs / 2)));
+    this.checkpointLoop = setInterval(() => this.checkpoint(), Math.max(50, Math.floor(ports.electionTimeoutMs / 2)));
+    ports.log.info({ sessions: ports.sm().sessionLeases().length }, 'leader duties started: session deadlines from checkpoints + grace');
+  }
+
+  /**
+   * Handles a keepalive. Resolves with the session's TTL once it is safe to acknowledge (after a
+   * RenewSession commits if the log marks it lapsed), or null if the session is unknown.
+   */
+  async keepalive(sessionId: number): Promise<number | null> {
+    if (this.closed) return null;
+    const verdict = this.tracker.keepalive(sessionId, this.ports.clock.now());
+    if (verdict === 'expired' || verdict === 'unknown') return null;
+    if (verdict === 'renew-first') {
+      let p = this.renewing.get(sessionId);
+      if (!p) {
+        p = this.ports
+          .propose({ type: 'renew-session', sessionId })
+          .then(
+            () => this.tracker.renewed(sessionId, this.ports.clock.now()),
+            (err: unknown) => {
+              this.tracker.renewAborted(sessionId);
+              throw err;
+            },
+          )
+          .finally(() => this.renewing.delete(sessionId));
+        this.renewing.set(sessionId, p);
+      }
+      if (!(await p)) return null;
+    }
+    return this.ports.sm().getSession(sessionId)?.ttlMs ?? null;
+  }
+
+  /** Runs one effect of an applied entry. Idempotent: timers are keyed and replaced. */
+  onEffect(e: LockEffect): void {
+    if (this.closed) return;
+    const now = this.ports.clock.now();
+    switch (e.type) {
+      case 'session-opened':
+        this.tracker.opened(e.sessionId, e.ttlMs, now);
+        return;
+      case 'session-ended':
+        this.tracker.ended(e.sessionId);
+        return;
+      case 'wait-deadline':
+        this.arm(`wait:${e.waiterId}`, e.waitMs, { type: 'cancel-wait', waiterId: e.waiterId });
+        return;
+      case 'lock-delay':
+        this.arm(`delay:${e.name}`, e.delayMs, { type: 'end-lock-delay', name: e.name, since: e.since });
+        return;
+      case 'granted':
+        this.disarm(`wait:${e.waiterId}`);
+        return;
+      case 'wait-ended':
+        this.disarm(`wait:${e.waiterId}`);
+        return;
+    }
+  }
+
+  /** Stops every timer (step-down or shutdown). */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.loop);
+    clearInterval(this.checkpointLoop);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** The leader's deadline for a session (monotonic ms), for status pages. */
+  deadline(sessionId: number): number | undefined {
+    return this.tracker.deadline(sessionId);
+  }
+
+  private arm(key: string, ms: number, cmd: LockCommand): void {
+    this.disarm(key);
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.proposeQuietly(cmd, key);
+    }, Math.max(0, ms));
+    this.timers.set(key, t);
+  }
+
+  private disarm(key: string): void {
+    const t = this.timers.get(key);
+    if (t) {
+      clearTimeout(t);
+      this.timers.delete(key);
+    }
+  }
+
+  private proposeQuietly(cmd: LockCommand, what: string): void {
+    if (this.closed) return;
+    this.ports.propose(cmd).catch((err: unknown) => {
+      if (this.closed) return;
+      this.ports.log.warn({ err: err instanceof LatchError ? err.message : err, what }, 'leader timer proposal failed; retrying');
+      // Retry later while still leader: a lost proposal must not leave a waiter or a delay forever.
+      const key = `retry:${what}`;
+      if (!this.timers.has(key)) {
+        this.timers.set(
+          key,
+          setTimeout(() => {
+            this.timers.delete(key);
+            this.proposeQuietly(cmd, what);
+          }, this.ports.heartbeatMs * 5),
+        );
+      }
+    });
+  }
+
+  private expireDue(): void {
+    if (this.closed) return;
+    for (const sessionId of this.tracker.due(this.ports.clock.now())) {
+      if (this.expiring.has(sessionId)) continue;
+      this.expiring.add(sessionId);
+      this.ports.log.info({ sessionId }, 'session deadline passed; expiring');
+      this.ports
+        .propose({ type: 'expire-session', sessionId, lockDelayMs: this.ports.lockDelayMs })
+        .catch((err: unknown) => this.ports.log.warn({ err, sessionId }, 'expire proposal failed'))
+        .finally(() => this.expiring.delete(sessionId));
+    }
+  }
+
+  private checkpoint(): void {
+    if (this.closed) return;
+    const batch = this.tracker.checkpoint(this.ports.clock.now(), this.ports.lapseAfterMs);
+    if (batch.length === 0) return;
+    this.ports.propose({ type: 'checkpoint-sessions', sessions: batch }).catch((err: unknown) => this.ports.log.warn({ err }, 'checkpoint proposal failed'));
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The composition root of `latch server`: storage, transport, Raft node, lock state machine,
+ * client gRPC API and HTTP endpoint, wired together; signals handled; fatal errors stop the process.
+ */
+import { join } from 'node:path';
+import { createLogger, type Logger } from '../common/logger.js';
+import type { ApplyOutput } from '../lock/index.js';
+import { RaftNode } from '../node/raft-node.js';
+import { LevelStorage } from '../storage/index.js';
+import { GrpcTransport } from '../transport/index.js';
+import type { ServerConfig } from './config.js';
+import { startHttpServer, type MemberStatusJson } from './http-server.js';
+import { LatchService } from './latch-service.js';
+import { startClientServer } from './client-server.js';
+
+/** A running server, for in-process use and for `runServer`. */
+export interface RunningServer {
+  readonly node: RaftNode<ApplyOutput>;
+  readonly service: LatchService;
+  /** Stops everything; with `transfer` a leader first hands leadership to a caught-up follower. */
+  stop(opts?: { transfer?: boolean }): Promise<void>;
+}
+
+/** Starts every part of one node and resolves once it is listening. */
+export async function startServer(config: ServerConfig, logger: Logger = createLogger({ level: config.logLevel, node: config.id })): Promise<RunningServer> {
+  const storage = new LevelStorage(join(config.dataDir, 'raft'));
+  const service = new LatchService(config, logger);
+  const node = new RaftNode({
+    id: config.id,
+    initialCluster: config.initialCluster,
+    clusterToken: config.clusterToken,
+    storage,
+    transport: (clusterId, members) =>
+      new GrpcTransport({
+        clusterId,
+        nodeId: config.id,
+        listen: config.listenPeer,
+        peers: members.filter((m) => m.id !== config.id).map((m) => ({ id: m.id, address: m.peerAddress })),
+        snapshotSource: () => storage.readSnapshot(),
+        logger,
+      }),
+    stateMachine: service.stateMachine,
+    heartbeatMs: config.heartbeatMs,
+    electionTimeoutMs: config.electionTimeoutMs,
+    snapshotThreshold: config.snapshotThreshold,
+    logger,
+  });
+  service.attach(node);
+  await node.start();
+  const grpcServer = await startClientServer(service, config.listenClient, logger);
+  const status = (): MemberStatusJson => {
+    const st = node.status();
+    return {
+      id: st.id,
+      role: st.role,
+      term: st.term,
+      commitIndex: st.commit,
+      appliedIndex: st.applied,
+      clientAddress: config.initialCluster.find((m) => m.id === config.id)?.clientAddress || config.listenClient,
+      leader: st.leader,
+    };
+  };
+  const http = await startHttpServer({
+    listen: config.listenHttp,
+    status,
+    healthy: () => node.leader !== null,
+    routes: service.httpRoutes(),
+    logger,
+  });
+  logger.info({ client: config.listenClient, peer: config.listenPeer, http: config.listenHttp }, 'latch server listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    node,
+    service,
+    stop: (opts = {}) =>
+      (stopping ??= (async () => {
+        if (opts.transfer && node.isLeader) {
+          const moved = await node.handOffLeadership().catch(() => false);
+          logger.info({ moved }, 'leadership hand-off before shutdown');
+        }
+        service.close();
+        grpcServer.forceShutdown();
+        http.closeAllConnections();
+        await new Promise<void>((r) => http.close(() => r()));
+        await node.stop();
+      })()),
+  };
+}
+
+/** Runs a server until SIGTERM/SIGINT (graceful, with leadership hand-off) or a fatal error (exit 1). */
+export async function runServer(config: ServerConfig): Promise<void> {
+  const logger = createLogger({ level: config.logLevel, node: config.id });
+  const server = await startServer(config, logger);
+  server.node.on((e) => {
+    if (e.type === 'fatal') {
+      logger.fatal({ err: e.error }, 'fatal error; exiting so the node restarts from durable state');
+      logger.flush();
+      setTimeout(() => process.exit(1), 50);
+    }
+  });
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: string): void => {
+      // A second signal (a process group and a launcher both signalling) must not cut the graceful stop short.
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal: sig }, 'shutting down');
+      void server.stop({ transfer: true }).finally(() => {
+        logger.flush();
+        resolve();
+      });
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  });
+}
