@@ -3,7 +3,9 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../common/errors.js';
 import { CONFIG_KEYS, flagName, envName, readConfigFile, readEnv, resolveConfig, type RawConfig } from '../server/config.js';
 import { clusterUp } from './cluster-up.js';
-import { defaultEndpoints, runStatus } from './status.js';
+import { registerClientCommands } from './commands/index.js';
+import { resolveEndpoints } from './commands/cli-support.js';
+import { runStatus } from './status.js';
 
 /** Builds the `latch` command tree. */
 export function buildProgram(): Command {
@@ -50,10 +52,11 @@ export function buildProgram(): Command {
     .option('--endpoints <list>', 'comma-separated client endpoints (default LATCH_ENDPOINTS or 127.0.0.1:7001-7003)')
     .option('--json', 'print one JSON object')
     .action(async (o: { endpoints?: string; json?: boolean }) => {
-      const endpoints = o.endpoints ? o.endpoints.split(',').map((s) => s.trim()).filter(Boolean) : defaultEndpoints();
+      const endpoints = resolveEndpoints(o.endpoints);
       process.exitCode = await runStatus(endpoints, o.json === true);
     });
 
+  registerClientCommands(program);
   return program;
 }
 

@@ -24,13 +24,6 @@ interface StatusResponse {
   clientAddress: string;
 }
 
-/** The default endpoints: `LATCH_ENDPOINTS`, else the local cluster's three nodes. */
-export function defaultEndpoints(env: NodeJS.ProcessEnv = process.env): string[] {
-  const e = env.LATCH_ENDPOINTS;
-  if (e && e.trim()) return e.split(',').map((s) => s.trim()).filter(Boolean);
-  return ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
-}
-
 function clusterService(): ServiceClientConstructor {
   const pkg = loadProto('latch.proto') as { latch: { v1: GrpcObject } };
   return pkg.latch.v1.Cluster as ServiceClientConstructor;

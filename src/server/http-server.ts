@@ -17,6 +17,8 @@ export interface MemberStatusJson {
   readonly appliedIndex: number;
   readonly clientAddress: string;
   readonly leader: string | null;
+  /** Index of the latest snapshot on this node (0 when none). */
+  readonly snapshotIndex?: number;
 }
 
 /** Starts the HTTP server on host:port; resolves once listening. */

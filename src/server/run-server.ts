@@ -58,6 +58,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
       appliedIndex: st.applied,
       clientAddress: config.initialCluster.find((m) => m.id === config.id)?.clientAddress || config.listenClient,
       leader: st.leader,
+      snapshotIndex: st.snapshotIndex,
     };
   };
   const http = await startHttpServer({

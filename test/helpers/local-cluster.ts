@@ -104,7 +104,8 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   };
 
   const start = async (id: string): Promise<void> => {
-    if (procs.get(id)?.exitCode === null) throw new Error(`${id} is already running`);
+    const prev = procs.get(id);
+    if (prev && prev.exitCode === null && prev.signalCode === null) throw new Error(`${id} is already running`);
     const node = byId(id);
     const child = spawn(process.execPath, [CLI, ...serverArgsFor(node, nodes, opts.logLevel ?? 'info'), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     const buf = outputs.get(id) ?? [];

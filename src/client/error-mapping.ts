@@ -1,0 +1,142 @@
+/**
+ * From a gRPC status (code, details, trailing metadata) to a typed error, and the retry class of
+ * every error the SDK can see. The server puts the stable Latch code in `latch-code` and, on
+ * UNAVAILABLE from a follower, the leader's client address in `latch-leader` (DESIGN §5).
+ */
+import type { Metadata } from '@grpc/grpc-js';
+import { ERROR_CODES, GrpcStatus, LatchError, LeadershipLostError, NotLeaderError, type ErrorCode } from '../common/errors.js';
+import {
+  InvalidArgumentError,
+  LatchClientError,
+  LockHeldError,
+  NotHolderError,
+  SessionExpiredError,
+  UnavailableError,
+  WaitTimeoutError,
+  WatchCompactedError,
+} from './errors.js';
+
+/** Trailing metadata key of the stable Latch error code. */
+export const LATCH_CODE_KEY = 'latch-code';
+/** Trailing metadata key of the leader's client address. */
+export const LATCH_LEADER_KEY = 'latch-leader';
+
+/** The parts of a gRPC status the mapping reads. */
+export interface RpcStatusLike {
+  readonly code: number;
+  readonly details?: string;
+  readonly metadata?: Metadata;
+}
+
+const leaderHints = new WeakMap<object, string>();
+
+/** The `latch-leader` hint that came with the error `e`, if any. */
+export function leaderHintOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null ? leaderHints.get(e) : undefined;
+}
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** True when `s` looks like `host:port` with a port in 1..65535. */
+export function isHostPort(s: string): boolean {
+  const m = HOST_PORT.exec(s);
+  if (!m) return false;
+  const port = Number(m[1]);
+  return port >= 1 && port <= 65535;
+}
+
+function firstString(md: Metadata | undefined, key: string): string | undefined {
+  const v = md?.get(key)[0];
+  if (v === undefined) return undefined;
+  const s = typeof v === 'string' ? v : v.toString('utf8');
+  return s.trim() === '' ? undefined : s.trim();
+}
+
+function statusName(code: number): string {
+  for (const [name, value] of Object.entries(GrpcStatus)) if (value === code) return name;
+  return `code ${code}`;
+}
+
+function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, s);
+}
+
+/** A typed error for a Latch code, keeping the server's message. */
+function latchErrorFor(code: ErrorCode, message: string, hint: string | undefined): LatchError {
+  switch (code) {
+    case 'LOCK_HELD':
+      return new LockHeldError(message);
+    case 'WAIT_TIMEOUT':
+      return new WaitTimeoutError(message);
+    case 'SESSION_EXPIRED':
+    case 'SESSION_NOT_FOUND':
+      return new SessionExpiredError(message, code);
+    case 'NOT_HOLDER':
+      return new NotHolderError(message);
+    case 'INVALID_ARGUMENT':
+      return new InvalidArgumentError(message);
+    case 'WATCH_COMPACTED':
+      return new WatchCompactedError(message);
+    case 'LEADERSHIP_LOST':
+      return new LeadershipLostError(message);
+    case 'NOT_LEADER': {
+      const e = new NotLeaderError(null, hint ?? null);
+      e.message = message;
+      return e;
+    }
+    default:
+      return new LatchError(code, message);
+  }
+}
+
+/**
+ * The typed error for a failed call: a LatchError (or subclass) when the server sent a known
+ * `latch-code`, else a LatchClientError carrying the gRPC status (UNAVAILABLE and DEADLINE_EXCEEDED
+ * become UnavailableError with `outcomeUnknown` set, since a transport failure says nothing about
+ * whether the request took effect). The leader hint is kept for `leaderHintOf`.
+ */
+export function errorFromStatus(status: RpcStatusLike): Error {
+  const details = status.details && status.details.length > 0 ? status.details : statusName(status.code);
+  const rawHint = firstString(status.metadata, LATCH_LEADER_KEY);
+  const hint = rawHint !== undefined && isHostPort(rawHint) ? rawHint : undefined;
+  const code = firstString(status.metadata, LATCH_CODE_KEY);
+  let err: Error;
+  if (code !== undefined && isErrorCode(code)) {
+    err = latchErrorFor(code, details, hint);
+  } else if (status.code === GrpcStatus.UNAVAILABLE) {
+    err = new UnavailableError(`unavailable: ${details}`, true, { grpcCode: status.code });
+  } else if (status.code === GrpcStatus.DEADLINE_EXCEEDED) {
+    err = new UnavailableError(`deadline exceeded: ${details}`, true, { grpcCode: status.code, code: 'DEADLINE_EXCEEDED' });
+  } else if (status.code === GrpcStatus.CANCELLED) {
+    err = new LatchClientError('CANCELLED', `cancelled: ${details}`, { grpcCode: status.code });
+  } else {
+    const prefix = code === 'INTERNAL' ? '' : code !== undefined ? `unknown latch code ${code}: ` : `${statusName(status.code)}: `;
+    err = new LatchClientError('UNKNOWN', prefix + details, { grpcCode: status.code });
+  }
+  if (hint !== undefined) leaderHints.set(err, hint);
+  return err;
+}
+
+/**
+ * How a failed attempt may be retried:
+ * - `retry`: nothing happened, or the outcome is unknown; retrying with the same requestSeq is safe.
+ * - `final`: the server gave a definite answer (or the request is bad); retrying cannot help.
+ */
+export type RetryClass = 'retry' | 'final';
+
+const RETRY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['NOT_LEADER', 'NO_QUORUM', 'LEADERSHIP_LOST', 'PROPOSAL_DROPPED', 'SHUTTING_DOWN']);
+
+/** The retry class of an error thrown by one attempt. */
+export function retryClassOf(e: unknown): RetryClass {
+  if (e instanceof LatchError) return RETRY_CODES.has(e.code) ? 'retry' : 'final';
+  if (e instanceof UnavailableError) return 'retry';
+  if (e instanceof LatchClientError && e.code === 'CANCELLED' && e.grpcCode === GrpcStatus.CANCELLED) return 'retry';
+  return 'final';
+}
+
+/** True when an attempt that failed with `e` may have taken effect on the server. */
+export function outcomeUnknown(e: unknown): boolean {
+  if (e instanceof LatchError) return e.code === 'LEADERSHIP_LOST';
+  if (e instanceof UnavailableError) return e.outcomeUnknown;
+  return e instanceof LatchClientError && e.code === 'CANCELLED';
+}
