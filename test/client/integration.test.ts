@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LatchClient, type LeaderInfo, type Lock, type Session, type WatchEvent } from '../../src/client/index.js';
 import { startTestCluster, waitFor, type TestCluster } from '../helpers/local-cluster.js';
 
-const CLI_ENTRY = resolve(import.meta.dirname, '../../dist/test/client/cli-entry.js');
+const CLI_ENTRY = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
 const TTL = 4000;
 
 interface CliResult {

@@ -19,14 +19,18 @@ type UnaryFn = (req: object, md: Metadata, opts: { deadline: number }, cb: Cb) =
 /** Unary calls by `Service.method`, e.g. `call('Sessions', 'open', {...})`. */
 export class RawClient {
   private readonly clients = new Map<string, Client>();
-  constructor(readonly endpoint: string) {}
+  /** `ownConnection`: do not share grpc-js's global subchannel pool (a separate TCP connection). */
+  constructor(
+    readonly endpoint: string,
+    private readonly ownConnection = false,
+  ) {}
 
   private client(service: string): Client {
     let c = this.clients.get(service);
     if (!c) {
       const pkg = loadProto('latch.proto') as { latch: { v1: GrpcObject } };
       const Ctor = pkg.latch.v1[service] as ServiceClientConstructor;
-      c = new Ctor(this.endpoint, credentials.createInsecure());
+      c = new Ctor(this.endpoint, credentials.createInsecure(), this.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {});
       this.clients.set(service, c);
     }
     return c;
