@@ -110,7 +110,7 @@ export function bcastHeartbeat(r: Raft): void {
 export function leaseValid(r: Raft): boolean {
   if (r.cfg.readOnly !== 'lease' || r.role !== 'leader' || r.timeoutNowSent) return false;
   const t = r.readOnly.quorumAckTick(r.conf.voters, r.id);
-  return true;
+  return t !== undefined && r.ticks - t < r.cfg.electionTicks - r.cfg.leaseDriftTicks;
 }
 
 /** Serves a read on a leader that has committed an entry of its term. */

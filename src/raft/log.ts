@@ -284,14 +284,15 @@ export class RaftLog {
     return this.pendingSnap !== undefined || this.lastIndex() > this.handed || this.nextApplyHi() > this.applying;
   }
 
+  /** Committed entries may be applied once they are durable here too (DESIGN §2). */
   private nextApplyHi(): number {
-    return Math.min(this.committed, this.lastIndex());
+    return Math.min(this.committed, this.stable);
   }
 
   /**
    * Hands out what a Ready carries: the pending snapshot, the entries not yet handed out, and the
-   * committed entries not yet handed for applying (they are persisted no later than in this Ready,
-   * and the driver persists before it applies).
+   * committed entries not yet handed for applying that are already durable (persisted by an
+   * earlier, advanced Ready).
    */
   takeWork(): { snapshot?: Snapshot; entries: Entry[]; committed: Entry[] } {
     const snapshot = this.pendingSnap;

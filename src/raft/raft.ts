@@ -55,8 +55,13 @@ export class Raft {
   randomizedElectionTimeout = 0;
   /** Ticks since construction (monotonic); the leader's lease clock. */
   ticks = 0;
-  /** A restarted node ignores (pre)vote requests for one election timeout: it may have acked a lease before it crashed. */
-  private readonly startupQuiet: boolean;
+  /**
+   * Tick of the last message from a leader of our term (or of being leader). Vote requests are
+   * ignored within an election timeout of it, whatever terms came in between: this promise is
+   * what a leader lease relies on. A restarted node starts "in contact" (it may have backed a
+   * lease just before it crashed); a first boot does not.
+   */
+  private lastLeaderContact: number;
 
   leadTransferee: NodeId | null = null;
   /** A TimeoutNow went out in this term: the target may win at any moment, so no more lease reads. */
@@ -86,7 +91,7 @@ export class Raft {
     this.vote = init.vote;
     this.log = new RaftLog(init);
     this.conf = this.log.confState();
-    this.startupQuiet = init.term > 0;
+    this.lastLeaderContact = init.term > 0 && !init.genesis ? 0 : -Infinity;
     this.resetRandomizedElectionTimeout();
   }
 
@@ -108,17 +113,16 @@ export class Raft {
 
   /**
    * CheckQuorum lease on the voter side: a node that heard from a live leader within the minimum
-   * election timeout (or restarted less than one ago) ignores (pre)vote requests.
+   * election timeout (or restarted less than one ago), or is the leader, ignores (pre)vote requests.
    */
   private inLease(): boolean {
     if (!this.cfg.checkQuorum) return false;
-    if (this.lead !== null && this.electionElapsed < this.cfg.electionTicks) return true;
-    return this.startupQuiet && this.ticks < this.cfg.electionTicks;
+    return this.role === 'leader' || this.ticks - this.lastLeaderContact < this.cfg.electionTicks;
   }
 
   /** Queues a message: to `persistedMsgs` when it depends on durable state, else to `msgs`. */
   send(m: Outgoing): void {
-    const msg = { ...m, from: this.id, term: m.term ?? this.term } as Message;
+    const msg = Object.assign({ type: m.type, from: this.id, to: m.to, term: this.term }, m) as Message;
     const skip = msg.type === 'vote-resp' && this.cfg.faults.skipVotePersist;
     if (AFTER_PERSIST.has(msg.type) && !skip) this.persistedMsgs.push(msg);
     else this.msgs.push(msg);
@@ -141,6 +145,7 @@ export class Raft {
     serveConfirmedReads(this);
   }
 
+  /** A fresh progress tracker with this node's flow-control limits. */
   newProgress(next: number, learner: boolean): Progress {
     return new Progress(next, learner, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
   }
@@ -190,6 +195,7 @@ export class Raft {
     this.pendingBcast = false;
   }
 
+  /** Becomes a follower of `lead` (or of no known leader) in `term`. */
   becomeFollower(term: number, lead: NodeId | null): void {
     this.reset(term);
     this.lead = lead;
@@ -228,7 +234,7 @@ export class Raft {
       this.votes.set(this.id, true);
       if (this.tally()) return;
     } else {
-      // Our own vote counts once it is durable (see `persisted`): a single voter waits for one advance().
+      // Our own vote counts once it is durable (`persistedHardState`): a single voter waits for one advance().
       this.becomeCandidate();
       voteTerm = this.term;
     }
@@ -273,8 +279,12 @@ export class Raft {
         this.failedReads.push(ctx);
       }
     }
-    if (this.role === 'leader') this.tickHeartbeat();
-    else this.tickElection();
+    if (this.role === 'leader') {
+      this.lastLeaderContact = this.ticks;
+      this.tickHeartbeat();
+    } else {
+      this.tickElection();
+    }
   }
 
   private tickElection(): void {
@@ -314,8 +324,11 @@ export class Raft {
       this.dropped++;
       return;
     }
+    if ((m.type === 'vote' || m.type === 'pre-vote') && m.term >= this.term && m.transfer !== true && this.inLease()) {
+      // Within the lease we back, no new vote (a retransmitted request for our vote is still answered).
+      if (!(m.type === 'vote' && m.term === this.term && this.vote === m.from)) return;
+    }
     if (m.term > this.term) {
-      if ((m.type === 'vote' || m.type === 'pre-vote') && m.transfer !== true && this.inLease()) return;
       if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && !m.reject)) {
         // A pre-vote does not change terms; a granted pre-vote response carries our future term.
       } else if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
@@ -336,6 +349,7 @@ export class Raft {
       this.handleVoteRequest(m);
       return;
     }
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') this.lastLeaderContact = this.ticks;
     switch (this.role) {
       case 'leader':
         stepLeader(this, m);

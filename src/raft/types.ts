@@ -128,6 +128,7 @@ export interface Ready {
   readonly snapshot?: Snapshot;
   readonly messages: readonly Message[];
   readonly persistedMessages: readonly Message[];
+  /** Committed entries to apply, in order; the core hands them out only once they are durable locally. */
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   /** Contexts of ReadIndex requests that can no longer be served here (leadership lost, rejected); fail them as retryable. */
