@@ -11,9 +11,13 @@ let cluster: TestCluster | undefined;
 const clients: RawClient[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await cluster?.stop();
-  cluster = undefined;
+  try {
+    for (const c of clients.splice(0)) c.close();
+  } finally {
+    // Always stop the servers, even if closing a client threw.
+    await cluster?.stop();
+    cluster = undefined;
+  }
 });
 
 function client(endpoint: string): RawClient {

@@ -23,9 +23,13 @@ afterEach(async () => {
     }
   }
   pids.clear();
-  for (const c of clients.splice(0)) c.close();
-  await cluster?.stop();
-  cluster = undefined;
+  try {
+    for (const c of clients.splice(0)) c.close();
+  } finally {
+    // Always stop the servers, even if closing a client threw.
+    await cluster?.stop();
+    cluster = undefined;
+  }
 });
 
 const TTL = 3000;
