@@ -1,10 +1,12 @@
 /** The `latch` command: server, local cluster, status, and the lock/election/inspection commands. */
 import { Command, Option } from 'commander';
 import { ConfigError } from '../common/errors.js';
-import { CONFIG_KEYS, flagName, envName, readConfigFile, readEnv, resolveConfig, type RawConfig } from '../server/config.js';
+import { CONFIG_KEYS, flagName, envName, isBoolKey, readConfigFile, readEnv, resolveConfig, type RawConfig } from '../server/config.js';
 import { clusterUp } from './cluster-up.js';
 import { registerClientCommands } from './commands/index.js';
 import { resolveEndpoints } from './commands/cli-support.js';
+import { registerMembersCommand } from './members.js';
+import { registerSnapshotCommand } from './snapshot.js';
 import { runStatus } from './status.js';
 
 /** Builds the `latch` command tree. */
@@ -19,15 +21,20 @@ export function buildProgram(): Command {
     .command('server')
     .description('run one Latch node (flags win over LATCH_* environment variables, which win over --config)')
     .option('--config <file>', 'JSON config file (keys are the flag names)');
-  for (const key of CONFIG_KEYS) server.addOption(new Option(`--${flagName(key)} <value>`, `(env ${envName(key)})`));
-  server.action(async (opts: Record<string, string | undefined>) => {
+  for (const key of CONFIG_KEYS) server.addOption(new Option(`--${flagName(key)} ${isBoolKey(key) ? '[value]' : '<value>'}`, `(env ${envName(key)})`));
+  server.option('--check-config', 'validate the configuration, print it as JSON and exit');
+  server.action(async (opts: Record<string, string | boolean | undefined>) => {
     const flags: RawConfig = {};
     for (const key of CONFIG_KEYS) {
       const v = opts[key];
-      if (v !== undefined) flags[key] = v;
+      if (v !== undefined) flags[key] = v === true ? 'true' : String(v);
     }
     const file = opts.config ?? process.env.LATCH_CONFIG;
-    const config = resolveConfig(file ? readConfigFile(file) : {}, readEnv(process.env), flags);
+    const config = resolveConfig(file ? readConfigFile(typeof file === 'string' ? file : String(file)) : {}, readEnv(process.env), flags);
+    if (opts.checkConfig) {
+      process.stdout.write(`${JSON.stringify(config)}\n`);
+      return;
+    }
     const { runServer } = await import('../server/run-server.js');
     await runServer(config);
   });
@@ -57,6 +64,8 @@ export function buildProgram(): Command {
     });
 
   registerClientCommands(program);
+  registerMembersCommand(program);
+  registerSnapshotCommand(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 /** `latch status`: asks every endpoint for its view and prints the members and the leader. */
-import { credentials, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadProto } from '../common/proto.js';
+import { channelCredentials, tlsFromEnv } from '../server/tls.js';
 
 /** One row of `latch status --json`. */
 export interface StatusRow {
@@ -32,12 +33,14 @@ function clusterService(): ServiceClientConstructor {
 /** Queries one endpoint's Cluster.Status with a deadline. */
 export async function queryStatus(endpoint: string, timeoutMs = 2000): Promise<StatusRow> {
   const Ctor = clusterService();
-  const client = new Ctor(endpoint, credentials.createInsecure()) as unknown as Client & {
-    status(req: object, opts: { deadline: number }, cb: (err: ServiceError | null, res?: StatusResponse) => void): void;
+  const client = new Ctor(endpoint, channelCredentials(tlsFromEnv())) as unknown as Client & {
+    status(req: object, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res?: StatusResponse) => void): void;
   };
+  const md = new Metadata();
+  if (process.env.LATCH_AUTH_TOKEN) md.set('authorization', `Bearer ${process.env.LATCH_AUTH_TOKEN}`);
   try {
     const res = await new Promise<StatusResponse>((resolve, reject) =>
-      client.status({}, { deadline: Date.now() + timeoutMs }, (err, r) => (err || !r ? reject(err ?? new Error('empty response')) : resolve(r))),
+      client.status({}, md, { deadline: Date.now() + timeoutMs }, (err, r) => (err || !r ? reject(err ?? new Error('empty response')) : resolve(r))),
     );
     return {
       id: res.id,

@@ -26,6 +26,11 @@ export interface RaftNodeOptions<R> {
   readonly initialCluster: readonly MemberInfo[];
   /** Mixed into the cluster id so two clusters with the same members never mix. Default 'latch'. */
   readonly clusterToken?: string;
+  /**
+   * Join the existing cluster with this id instead of bootstrapping: the node starts with an empty
+   * configuration (so it never campaigns) and learns the membership from the leader's log or snapshot.
+   */
+  readonly join?: string;
   readonly storage: RaftStorage;
   /** Built once the cluster id is known (it is fixed at bootstrap and read from storage after). */
   readonly transport: (clusterId: string, members: readonly MemberInfo[]) => Transport;
@@ -74,7 +79,7 @@ interface PendingRead {
 }
 
 /** The on-disk envelope of a node snapshot: the address book plus the state machine's bytes. */
-interface SnapshotEnvelope {
+export interface SnapshotEnvelope {
   readonly members: MemberInfo[];
   readonly sm: Uint8Array;
 }
@@ -141,9 +146,12 @@ export class RaftNode<R = unknown> {
       }
       clusterId = stored.identity.clusterId;
     } else {
-      clusterId = deriveClusterId(this.opts.clusterToken ?? 'latch', initialCluster);
+      clusterId = this.opts.join ?? deriveClusterId(this.opts.clusterToken ?? 'latch', initialCluster);
       await storage.setIdentity({ clusterId, nodeId: id });
     }
+    // Only a node of the bootstrap set (its cluster id derives from the initial cluster) may write the
+    // genesis configuration; a joined or restored node never does, even if its log is still empty.
+    const bootstrapMember = !this.opts.join && clusterId === deriveClusterId(this.opts.clusterToken ?? 'latch', initialCluster);
     this.clusterIdValue = clusterId;
     for (const m of initialCluster) this.members.set(m.id, m);
 
@@ -158,7 +166,7 @@ export class RaftNode<R = unknown> {
     }
     for (const e of stored.entries) this.noteConfEntry(e);
 
-    const bootstrap: ConfState = { voters: initialCluster.map((m) => m.id), learners: [] };
+    const bootstrap: ConfState | undefined = bootstrapMember ? { voters: initialCluster.map((m) => m.id), learners: [] } : undefined;
     const config: RaftConfig = {
       ...this.opts.raft,
       id,
@@ -171,7 +179,7 @@ export class RaftNode<R = unknown> {
         hardState: stored.hardState,
         ...(stored.snapshot ? { snapshot: stored.snapshot } : {}),
         entries: stored.entries,
-        bootstrap,
+        ...(bootstrap ? { bootstrap } : {}),
         applied: this.applied,
       },
       this.opts.rng ?? systemRng,
@@ -535,6 +543,9 @@ export class RaftNode<R = unknown> {
 
   private async maybeSnapshot(): Promise<void> {
     if (this.applied - this.snapshotIndex < this.snapshotThreshold) return;
+    const st = this.core.status();
+    // A snapshot installed from the leader may already cover `applied`; compaction must be past it.
+    if (st.snapshotIndex >= this.applied || st.applied !== this.applied) return;
     const index = this.applied;
     const env: SnapshotEnvelope = { members: this.peerList(), sm: this.opts.stateMachine.snapshot() };
     const meta = this.core.compact(index);

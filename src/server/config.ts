@@ -26,6 +26,21 @@ export interface ServerConfig {
   readonly lockDelayMs: number;
   readonly maxWaitersPerLock: number;
   readonly maxSessionsPerConnection: number;
+  /** TLS material (PEM file paths) for the client and peer listeners; null = plain text. */
+  readonly tls: TlsPaths | null;
+  /** Plain text allowed on a non-loopback address (an explicit operator choice). */
+  readonly insecure: boolean;
+  /** Token file (`name:sha256hex:role,role`, reloaded on SIGHUP); null = no authentication. */
+  readonly tokenFile: string | null;
+  /** Cluster id to join as a new member (started empty, learns membership from the leader); null = bootstrap. */
+  readonly join: string | null;
+}
+
+/** PEM file paths: this node's certificate and key, and the cluster CA that signs every node and client. */
+export interface TlsPaths {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
 }
 
 /** Every field: its kind, default, and the flag/env/file names derived from its key. */
@@ -47,10 +62,27 @@ const FIELDS = {
   lockDelayMs: { kind: 'int', def: 10_000 },
   maxWaitersPerLock: { kind: 'int', def: 10_000 },
   maxSessionsPerConnection: { kind: 'int', def: 1_000 },
+  cert: { kind: 'string', def: '' },
+  key: { kind: 'string', def: '' },
+  ca: { kind: 'string', def: '' },
+  insecure: { kind: 'bool', def: 'false' },
+  tokenFile: { kind: 'string', def: '' },
+  join: { kind: 'string', def: '' },
 } as const;
+
+/** True for a loopback host (127.0.0.0/8, ::1, localhost): plain text is allowed there. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 
 /** A config field key. */
 export type ConfigKey = keyof typeof FIELDS;
+
+/** True for a boolean field (a flag that may be given without a value). */
+export function isBoolKey(key: ConfigKey): boolean {
+  return FIELDS[key].kind === 'bool';
+}
 
 /** The config keys, in a stable order. */
 export const CONFIG_KEYS = Object.keys(FIELDS) as ConfigKey[];
@@ -133,13 +165,38 @@ export function resolveConfig(...sources: RawConfig[]): ServerConfig {
   const sessionTtlMinMs = int('sessionTtlMinMs', 500, 3_600_000);
   const sessionTtlMaxMs = int('sessionTtlMaxMs', sessionTtlMinMs, 3_600_000);
   const sessionTtlDefaultMs = int('sessionTtlDefaultMs', sessionTtlMinMs, sessionTtlMaxMs);
+  const opt = (key: ConfigKey): string | null => {
+    const v = get(key);
+    return v === undefined || v === '' ? null : String(v);
+  };
+  const bool = (key: ConfigKey): boolean => {
+    const v = String(get(key)).trim().toLowerCase();
+    if (['true', '1', 'yes'].includes(v)) return true;
+    if (['false', '0', 'no'].includes(v)) return false;
+    throw new ConfigError(flagName(key), `"${v}" must be true or false`);
+  };
+  const [cert, key, ca] = [opt('cert'), opt('key'), opt('ca')];
+  const given = [cert, key, ca].filter((v) => v !== null).length;
+  if (given !== 0 && given !== 3) throw new ConfigError(cert === null ? 'cert' : key === null ? 'key' : 'ca', 'TLS needs all of --cert, --key and --ca (the cluster CA signs every node and client)');
+  const tls = cert !== null && key !== null && ca !== null ? { cert, key, ca } : null;
+  const insecure = bool('insecure');
+  const listenClient = hostport('listenClient');
+  const listenPeer = hostport('listenPeer');
+  if (!tls && !insecure) {
+    for (const [k, v] of [['listen-client', listenClient], ['listen-peer', listenPeer]] as const) {
+      const host = v.slice(0, v.lastIndexOf(':'));
+      if (!isLoopbackHost(host)) throw new ConfigError(k, `refusing plain text on non-loopback ${v}: give --cert, --key and --ca, or --insecure to accept it`);
+    }
+  }
+  const join = opt('join');
+  if (join !== null && !/^[\x21-\x7e]{1,128}$/.test(join)) throw new ConfigError('join', `"${join}" is not a cluster id (see \`latch members list\`)`);
   const logLevel = str('logLevel');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError('log-level', `"${logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);
   return {
     id,
     dataDir: str('dataDir'),
-    listenClient: hostport('listenClient'),
-    listenPeer: hostport('listenPeer'),
+    listenClient,
+    listenPeer,
     listenHttp: hostport('listenHttp'),
     initialCluster,
     clusterToken: str('clusterToken'),
@@ -153,5 +210,9 @@ export function resolveConfig(...sources: RawConfig[]): ServerConfig {
     lockDelayMs: int('lockDelayMs', 0, 600_000),
     maxWaitersPerLock: int('maxWaitersPerLock', 1, 1_000_000),
     maxSessionsPerConnection: int('maxSessionsPerConnection', 1, 1_000_000),
+    tls,
+    insecure,
+    tokenFile: opt('tokenFile'),
+    join,
   };
 }

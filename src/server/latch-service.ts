@@ -5,6 +5,7 @@
  */
 import type { ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { systemClock } from '../common/clock.js';
+import { isNodeId } from '../common/ids.js';
 import { LatchError, LeadershipLostError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import {
@@ -21,13 +22,18 @@ import {
   type LockMode,
   type LockSuccess,
 } from '../lock/index.js';
-import type { RaftNode } from '../node/raft-node.js';
+import { isHostPort } from '../node/members.js';
+import { RaftNode } from '../node/raft-node.js';
 import type { ServerConfig } from './config.js';
 import { invalidArgument, toServiceError } from './grpc-errors.js';
 import type { HttpRoute } from './http-server.js';
 import { LeaderDuties } from './leader-duties.js';
 import { LockFsm, encodeLockEntry } from './lock-fsm.js';
 import { Metrics } from './metrics.js';
+import { encodeSnapshotFile, sha256Hex } from './snapshot-file.js';
+
+/** Size of one SnapshotSave data chunk. */
+const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 
 type WireMode = 'EXCLUSIVE' | 'SHARED';
 
@@ -112,7 +118,7 @@ export class LatchService {
     this.node = node;
     node.on((e) => {
       if (e.type === 'role') {
-        this.metrics.onRole(e.soft.role, e.term);
+        this.metrics.onRole(e.soft.role, e.term, e.soft.leader);
         if (e.soft.role === 'leader') this.becomeLeader();
         else this.stepDown();
       } else if (e.type === 'restored') {
@@ -245,7 +251,7 @@ export class LatchService {
   /** Proposes a command (leader only) and resolves with its apply output. */
   private async proposeOutput(cmd: LockCommand): Promise<ApplyOutput> {
     if (!this.node.isLeader) throw this.node.notLeaderError();
-    return this.node.propose(encodeLockEntry(cmd));
+    return this.metrics.timeProposal(() => this.node.propose(encodeLockEntry(cmd)));
   }
 
   /** Proposes a command and returns its successful result, or throws its typed error. */
@@ -586,6 +592,109 @@ export class LatchService {
     call.on('close', stop);
     call.on('error', stop);
     return stop;
+  }
+
+  // ---------- API: admin (members, snapshots) ----------
+
+  /** Admin.MemberList: this node's view; the leader adds replication progress. */
+  async memberList(): Promise<object> {
+    const st = this.node.status();
+    const learners = new Set(st.confState.learners);
+    const ids = [...st.confState.voters, ...st.confState.learners];
+    return {
+      clusterId: st.clusterId,
+      leader: st.leader ?? '',
+      commitIndex: String(st.commit),
+      lastIndex: String(st.lastIndex),
+      members: ids.map((id) => {
+        const m = st.members.find((x) => x.id === id);
+        const pr = id === st.id && st.role === 'leader' ? { match: st.lastIndex, state: 'self' } : st.progress?.[id];
+        return {
+          id,
+          peerAddress: m?.peerAddress ?? '',
+          clientAddress: m?.clientAddress ?? '',
+          learner: learners.has(id),
+          leader: id === st.leader,
+          hasProgress: pr !== undefined,
+          matchIndex: String(pr?.match ?? 0),
+          replicationState: pr?.state ?? '',
+        };
+      }),
+    };
+  }
+
+  private async confChange(change: Parameters<RaftNode['proposeConfChange']>[0]): Promise<object> {
+    if (!this.node.isLeader) throw this.node.notLeaderError();
+    await this.node.proposeConfChange(change);
+    return this.memberList();
+  }
+
+  private memberId(v: unknown): string {
+    if (!isNodeId(v)) throw invalidArgument('id', `"${String(v)}" is not a node id (1-64 of A-Z a-z 0-9 _ -)`);
+    return v;
+  }
+
+  /** Admin.MemberAdd: a learner by default (promote it once caught up). */
+  async memberAdd(req: { id?: string; peerAddress?: string; clientAddress?: string; voter?: boolean }): Promise<object> {
+    const id = this.memberId(req.id);
+    const peerAddress = req.peerAddress ?? '';
+    const clientAddress = req.clientAddress ?? '';
+    if (!isHostPort(peerAddress)) throw invalidArgument('peer_address', `"${peerAddress}" is not host:port`);
+    if (!isHostPort(clientAddress)) throw invalidArgument('client_address', `"${clientAddress}" is not host:port`);
+    const conf = this.node.status().confState;
+    const current = new Set([...conf.voters, ...conf.learners]);
+    const taken = this.node.memberList().find((m) => m.id !== id && current.has(m.id) && m.peerAddress === peerAddress);
+    if (taken) throw invalidArgument('peer_address', `${peerAddress} is already the peer address of ${taken.id}`);
+    const context = RaftNode.memberContext({ id, peerAddress, clientAddress });
+    return this.confChange(req.voter ? { type: 'add-voter', node: id, context } : { type: 'add-learner', node: id, context });
+  }
+
+  /** Admin.MemberPromote: PROPOSAL_DROPPED (retry) while the learner is behind. */
+  async memberPromote(req: { id?: string }): Promise<object> {
+    return this.confChange({ type: 'promote', node: this.memberId(req.id) });
+  }
+
+  /** Admin.MemberRemove */
+  async memberRemove(req: { id?: string }): Promise<object> {
+    return this.confChange({ type: 'remove', node: this.memberId(req.id) });
+  }
+
+  /**
+   * Admin.SnapshotSave: on the leader, after a ReadIndex barrier (so it includes every write
+   * acknowledged before the call), the state machine and its applied index captured in one
+   * synchronous step, sent as a header chunk with index/term/size/checksum and then data chunks.
+   */
+  snapshotSaveStream(call: ServerWritableStream<unknown, unknown>): void {
+    void (async () => {
+      if (!this.node.isLeader) throw this.node.notLeaderError();
+      await this.linearizable();
+      if (!this.node.isLeader) throw this.node.notLeaderError();
+      const st = this.node.status();
+      const bytes = encodeSnapshotFile({
+        clusterId: st.clusterId,
+        index: st.applied,
+        term: st.term,
+        takenAtMs: Date.now(),
+        members: st.members,
+        sm: this.stateMachine.snapshot(),
+      });
+      this.log.info({ index: st.applied, bytes: bytes.length }, 'snapshot saved for a client');
+      let cancelled = false;
+      call.on('cancelled', () => (cancelled = true));
+      for (let off = 0, first = true; first || off < bytes.length; off += SNAPSHOT_CHUNK_BYTES, first = false) {
+        if (cancelled) return;
+        const data = Buffer.from(bytes.subarray(off, off + SNAPSHOT_CHUNK_BYTES));
+        const msg = first ? { data, index: String(st.applied), term: String(st.term), totalBytes: String(bytes.length), sha256: sha256Hex(bytes) } : { data };
+        if (!call.write(msg)) await new Promise<void>((r) => call.once('drain', () => r()));
+      }
+      call.end();
+    })().catch((err: unknown) => call.emit('error', toServiceError(err)));
+  }
+
+  /** Subscribes to every applied lock event on this node (status page); returns the unsubscribe function. */
+  onLockEvent(listener: (e: LockEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   /** Counts one finished call (metrics). */

@@ -12,6 +12,9 @@ import type { ServerConfig } from './config.js';
 import { startHttpServer, type MemberStatusJson } from './http-server.js';
 import { LatchService } from './latch-service.js';
 import { startClientServer } from './client-server.js';
+import { StatusPage } from './status-page.js';
+import { Authorizer, readTokenFile, requiredAccess } from './auth.js';
+import { channelCredentials, loadTlsMaterial, serverCredentials } from './tls.js';
 
 /** A running server, for in-process use and for `runServer`. */
 export interface RunningServer {
@@ -19,17 +22,25 @@ export interface RunningServer {
   readonly service: LatchService;
   /** Stops everything; with `transfer` a leader first hands leadership to a caught-up follower. */
   stop(opts?: { transfer?: boolean }): Promise<void>;
+  /** Re-reads the token file (SIGHUP); a bad file is logged and the previous one kept. Returns true when replaced. */
+  reloadTokens(): boolean;
 }
 
 /** Starts every part of one node and resolves once it is listening. */
 export async function startServer(config: ServerConfig, logger: Logger = createLogger({ level: config.logLevel, node: config.id })): Promise<RunningServer> {
+  // Read TLS and tokens first: a bad file stops the node before it opens anything.
+  const tls = config.tls ? loadTlsMaterial(config.tls) : null;
+  const authorizer = config.tokenFile ? new Authorizer(readTokenFile(config.tokenFile)) : null;
+  if (!tls) logger.warn({ client: config.listenClient, peer: config.listenPeer, insecure: config.insecure }, 'TLS is off: client and peer traffic is plain text');
+  if (!authorizer) logger.warn('no --token-file: client calls are not authenticated');
   const storage = new LevelStorage(join(config.dataDir, 'raft'));
   const service = new LatchService(config, logger);
   const node = new RaftNode({
     id: config.id,
     initialCluster: config.initialCluster,
     clusterToken: config.clusterToken,
-    storage,
+    ...(config.join ? { join: config.join } : {}),
+    storage: service.metrics.instrumentStorage(storage),
     transport: (clusterId, members) =>
       new GrpcTransport({
         clusterId,
@@ -38,6 +49,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
         peers: members.filter((m) => m.id !== config.id).map((m) => ({ id: m.id, address: m.peerAddress })),
         snapshotSource: () => storage.readSnapshot(),
         logger,
+        ...(tls ? { credentials: { server: serverCredentials(tls), channel: channelCredentials(tls) } } : {}),
       }),
     stateMachine: service.stateMachine,
     heartbeatMs: config.heartbeatMs,
@@ -46,8 +58,17 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     logger,
   });
   service.attach(node);
+  const page = new StatusPage({ nodeStatus: () => node.status(), sm: () => service.stateMachine.sm });
+  service.onLockEvent((e) => page.recordLockEvent(e));
+  node.on((e) => {
+    if (e.type === 'role') page.recordNodeEvent('role', `${e.soft.role}; leader ${e.soft.leader ?? 'unknown'}; term ${e.term}`);
+    else if (e.type === 'restored') page.recordNodeEvent('snapshot', `restored a snapshot at index ${e.index}`);
+  });
   await node.start();
-  const grpcServer = await startClientServer(service, config.listenClient, logger);
+  const grpcServer = await startClientServer(service, config.listenClient, logger, {
+    credentials: serverCredentials(tls),
+    ...(authorizer ? { authorize: (method: string, header: string | undefined, req: unknown) => void authorizer.check(header, requiredAccess(method, req)) } : {}),
+  });
   const status = (): MemberStatusJson => {
     const st = node.status();
     return {
@@ -65,7 +86,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     listen: config.listenHttp,
     status,
     healthy: () => node.leader !== null,
-    routes: service.httpRoutes(),
+    routes: [...service.httpRoutes(), page.route()],
     logger,
   });
   logger.info({ client: config.listenClient, peer: config.listenPeer, http: config.listenHttp }, 'latch server listening');
@@ -73,6 +94,18 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   return {
     node,
     service,
+    reloadTokens: () => {
+      if (!authorizer || !config.tokenFile) return false;
+      try {
+        const file = readTokenFile(config.tokenFile);
+        authorizer.replace(file);
+        logger.info({ tokens: file.tokens.size, roles: file.roles.size }, 'token file reloaded');
+        return true;
+      } catch (err) {
+        logger.error({ err }, 'token file reload failed; keeping the previous tokens');
+        return false;
+      }
+    },
     stop: (opts = {}) =>
       (stopping ??= (async () => {
         if (opts.transfer && node.isLeader) {
@@ -113,5 +146,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
     };
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info({ signal: 'SIGHUP' }, 'reloading the token file');
+      server.reloadTokens();
+    });
   });
 }

@@ -55,7 +55,8 @@ async function portFree(port: number): Promise<boolean> {
 /** Picks a base port whose client, peer and HTTP ports are all free. */
 export async function freeBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    // Below the ephemeral range (32768+), so outgoing connections never hold our ports.
+    const base = 20_000 + Math.floor(Math.random() * 120) * 100;
     let ok = true;
     for (let i = 1; i <= nodes && ok; i++) {
       for (const p of [base + i, base + 100 + i, base + 200 + i]) if (!(await portFree(p))) ok = false;

@@ -4,6 +4,7 @@
  */
 import { isLatchError } from '../../common/errors.js';
 import { InvalidArgumentError, LatchClient, isLatchClientError } from '../../client/index.js';
+import { channelCredentials, tlsFromEnv } from '../../server/tls.js';
 
 /** Exit codes of the client commands (a command run by `latch lock` passes its own code through). */
 export const EXIT = {
@@ -45,9 +46,11 @@ export interface ClientCommandOptions {
   readonly json?: boolean;
 }
 
-/** Connects to the cluster for one command. */
+/** Connects to the cluster for one command (TLS from LATCH_CA/LATCH_CERT/LATCH_KEY, bearer token from LATCH_AUTH_TOKEN). */
 export function connectClient(opts: ClientCommandOptions, name: string): Promise<LatchClient> {
-  return LatchClient.connect({ endpoints: resolveEndpoints(opts.endpoints), name });
+  const tls = tlsFromEnv();
+  const token = process.env.LATCH_AUTH_TOKEN;
+  return LatchClient.connect({ endpoints: resolveEndpoints(opts.endpoints), name, ...(tls ? { credentials: channelCredentials(tls) } : {}), ...(token ? { token } : {}) });
 }
 
 /** The one-line message of an error, for `latch: <message>`. */
