@@ -522,11 +522,17 @@ export class LatchService {
       last = key;
       call.write(w);
     };
+    // Until the read barrier resolves this node may still be replaying old leaders: ignore events
+    // until then, so an observer never sees the leadership go backwards.
+    let caughtUp = false;
     const listener = (e: LockEvent): void => {
-      if (e.name === name) send();
+      if (caughtUp && e.name === name) send();
     };
     const stop = this.subscribe(call, listener);
-    this.linearizable().then(send, (err: unknown) => {
+    this.linearizable().then(() => {
+      caughtUp = true;
+      send();
+    }, (err: unknown) => {
       stop();
       call.emit('error', toServiceError(err));
     });
