@@ -5,5 +5,5 @@ export * from './types.js';
 export { RaftCore, PROMOTE_MAX_LAG } from './raft-core.js';
 export { nextConfiguration, isConfChange, isConfState, isVoter, isLearner, isMember, members, sameConf, EMPTY_CONF } from './conf.js';
 export type { NextConfiguration } from './conf.js';
-export { isMessage, isEntry, isSnapshotMeta } from './validate.js';
+export { isMessage, isEntry, isSnapshotMeta, MESSAGE_TYPES } from './validate.js';
 export { quorumSize } from './quorum.js';

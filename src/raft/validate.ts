@@ -5,9 +5,10 @@
  */
 import { isIndex, isNodeId } from '../common/index.js';
 import { isConfChange, isConfState } from './conf.js';
-import type { Entry, Message, SnapshotMeta } from './types.js';
+import type { Entry, Message, MessageType, SnapshotMeta } from './types.js';
 
-const MESSAGE_TYPES = new Set<string>([
+/** Every Message `type` tag (the one list, also used by the transport's decoder). */
+export const MESSAGE_TYPES: readonly MessageType[] = [
   'pre-vote',
   'vote',
   'pre-vote-resp',
@@ -20,7 +21,9 @@ const MESSAGE_TYPES = new Set<string>([
   'timeout-now',
   'read-index',
   'read-index-resp',
-]);
+];
+
+const MESSAGE_TYPE_SET: ReadonlySet<string> = new Set(MESSAGE_TYPES);
 
 /** Optional fields may arrive as null from msgpack. */
 function absent(v: unknown): boolean {
@@ -75,7 +78,7 @@ export function isMessage(v: unknown): v is Message {
   if (typeof v !== 'object' || v === null) return false;
   const m = v as Record<string, unknown>;
   const type = m['type'];
-  if (typeof type !== 'string' || !MESSAGE_TYPES.has(type)) return false;
+  if (typeof type !== 'string' || !MESSAGE_TYPE_SET.has(type)) return false;
   if (!isNodeId(m['from']) || !isNodeId(m['to']) || !isIndex(m['term'])) return false;
   switch (type) {
     case 'pre-vote':

@@ -8,25 +8,13 @@ import { LatchError } from '../common/errors.js';
 import { assertNever } from '../common/assert.js';
 import { isIndex, isNodeId, type NodeId } from '../common/ids.js';
 import type { ConfChange, ConfState, Entry, Message, MessageType, SnapshotMeta } from '../raft/types.js';
+import { MESSAGE_TYPES } from '../raft/index.js';
 
 /** A 'snapshot' message. */
 export type SnapshotMessage = Extract<Message, { type: 'snapshot' }>;
 
-/** Every Message `type` tag, for validation. */
-export const MESSAGE_TYPES: readonly MessageType[] = [
-  'pre-vote',
-  'vote',
-  'pre-vote-resp',
-  'vote-resp',
-  'append',
-  'append-resp',
-  'heartbeat',
-  'heartbeat-resp',
-  'snapshot',
-  'timeout-now',
-  'read-index',
-  'read-index-resp',
-];
+/** Every Message `type` tag, for validation (the Raft core's list). */
+export { MESSAGE_TYPES };
 
 const MESSAGE_TYPE_SET: ReadonlySet<string> = new Set(MESSAGE_TYPES);
 
