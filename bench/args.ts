@@ -29,6 +29,8 @@ export interface BenchConfig {
   readonly sessionHoldMs: number;
   /** Where the JSON results go. */
   readonly outDir: string;
+  /** When set, Latch's servers run under `node --cpu-prof` and write their profiles here. */
+  readonly profileDir?: string;
 }
 
 /** What the command line asked for. */
@@ -88,6 +90,7 @@ Options:
   --session-ttl SECONDS       session TTL; keepalives at TTL/3 (default 15)
   --hold SECONDS              how long the sessions are held (default 60)
   --out DIR                   where the JSON results go (default bench/results)
+  --profile DIR               run Latch's servers under node --cpu-prof, profiles written to DIR
   -h, --help                  this text
 `;
 
@@ -187,6 +190,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         const dir = takeValue();
         if (dir.trim().length === 0) throw new BenchArgsError('--out needs a directory');
         overrides.outDir = dir;
+        break;
+      }
+      case '--profile': {
+        const dir = takeValue();
+        if (dir.trim().length === 0) throw new BenchArgsError('--profile needs a directory');
+        overrides.profileDir = dir;
         break;
       }
       default:

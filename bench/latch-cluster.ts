@@ -14,9 +14,13 @@ export function latchUnavailable(): string | undefined {
   return existsSync(CLI) ? undefined : `${CLI} is missing: build first (npx tsc -p tsconfig.json)`;
 }
 
-/** Starts the cluster and waits for a leader every node agrees on. */
-export async function startLatchCluster(): Promise<Cluster> {
-  const tc = await startTestCluster({ nodes: 3, heartbeatMs: 100, electionTimeoutMs: 1000, logLevel: 'warn' });
+/**
+ * Starts the cluster and waits for a leader every node agrees on. With `profileDir`, every server
+ * runs under `node --cpu-prof` and is stopped with SIGTERM so it writes its profile there.
+ */
+export async function startLatchCluster(profileDir?: string): Promise<Cluster> {
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const tc = await startTestCluster({ nodes: 3, heartbeatMs: 100, electionTimeoutMs: 1000, logLevel: 'warn', nodeArgs });
   const tracked = new Set<number>();
   const track = (): void => {
     for (const n of tc.nodes) {
@@ -62,6 +66,7 @@ export async function startLatchCluster(): Promise<Cluster> {
       return total;
     },
     stop: async () => {
+      if (profileDir !== undefined) await Promise.all(tc.nodes.map((n) => tc.kill(n.id, 'SIGTERM')));
       await tc.stop();
       for (const pid of tracked) untrackPid(pid);
     },

@@ -171,7 +171,7 @@ async function main(argv: readonly string[]): Promise<number> {
   log(`bench${cfg.quick ? ' --quick' : ''}: systems ${cfg.systems.join(',')}; ${variants.length} workload variants: ${variants.map(variantTitle).join('; ')}`);
   for (const id of cfg.systems) {
     if (interrupted) break;
-    const found = await describeSystem(id);
+    const found = await describeSystem(id, cfg.profileDir === undefined ? undefined : resolve(cfg.profileDir));
     if (found.type === 'unavailable') {
       log(`[${SYSTEM_LABELS[id]}] skipped: ${found.reason}`);
       variants.forEach((_, i) => setOutcome(i, id, { type: 'skipped', reason: found.reason }));

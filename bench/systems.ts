@@ -27,8 +27,9 @@ export type SystemLookup =
 /**
  * Looks a system up: `unavailable` (with the reason, e.g. the Debian package to install) when its
  * binaries are missing, else `ready` with a runner that hands a typed spec to a generic callback.
+ * `profileDir` makes Latch's servers write CPU profiles there.
  */
-export async function describeSystem(id: SystemId): Promise<SystemLookup> {
+export async function describeSystem(id: SystemId, profileDir?: string): Promise<SystemLookup> {
   switch (id) {
     case 'etcd': {
       const bin = etcdBinary();
@@ -61,7 +62,7 @@ export async function describeSystem(id: SystemId): Promise<SystemLookup> {
       const spec: SystemSpec<LatchLock> = {
         id,
         version: 'Latch (this checkout)',
-        start: startLatchCluster,
+        start: () => startLatchCluster(profileDir),
         connect: connectLatch,
       };
       return { type: 'ready', use: (run) => run(spec) };

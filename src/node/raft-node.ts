@@ -19,6 +19,9 @@ import type { PeerAddress, Transport } from '../transport/types.js';
 import { decodeMemberContext, encodeMemberContext, type MemberInfo } from './members.js';
 import type { StateMachine } from './state-machine.js';
 
+/** A follower's leader counts as live while it was heard from within this many ticks (heartbeats). */
+const LIVE_LEADER_TICKS = 2;
+
 /** Options of a RaftNode. Times are milliseconds. */
 export interface RaftNodeOptions<R> {
   readonly id: NodeId;
@@ -222,6 +225,31 @@ export class RaftNode<R = unknown> {
     return new NotLeaderError(leader, leader ? (this.members.get(leader)?.clientAddress ?? null) : null);
   }
 
+  /**
+   * Resolves once this node is the leader or follows a leader it heard from within the last two
+   * heartbeats, or after `timeoutMs`, whichever is first; never rejects. A follower uses it to hold
+   * a request it would redirect while its leader has gone quiet, so the client is sent straight to
+   * the next leader instead of polling a dead one.
+   */
+  awaitLiveLeader(timeoutMs = this.electionTimeoutMs * 2): Promise<void> {
+    const live = (): boolean => this.stopped || !this.core || this.isLeader || (this.soft.leader !== null && this.core.leaderSilentTicks() <= LIVE_LEADER_TICKS);
+    if (live()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      // A new leader shows up as a role event; the old one coming back only as fresh contact.
+      const poll = setInterval(() => live() && done(), this.heartbeatMs);
+      const off = this.on((e) => {
+        if (e.type === 'role' && live()) done();
+      });
+    });
+  }
+
   /** Proposes `data`; resolves with the state machine's result once applied here. Leader only. */
   propose(data: Uint8Array): Promise<R> {
     this.assertRunning();
@@ -401,16 +429,29 @@ export class RaftNode<R = unknown> {
       for (const e of rd.entries) this.noteConfEntry(e);
       // Leader's AppendEntries go out while its own write is in flight (DESIGN §2).
       if (rd.messages.length > 0) this.transport.send(rd.messages);
-      if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
-        await this.opts.storage.save(
-          { ...(rd.hardState ? { hardState: rd.hardState } : {}), entries: rd.entries, ...(rd.snapshot ? { snapshot: rd.snapshot } : {}) },
-          rd.mustSync,
-        );
+      const saving =
+        rd.snapshot || rd.entries.length > 0 || rd.hardState
+          ? this.opts.storage.save(
+              { ...(rd.hardState ? { hardState: rd.hardState } : {}), entries: rd.entries, ...(rd.snapshot ? { snapshot: rd.snapshot } : {}) },
+              rd.mustSync,
+            )
+          : undefined;
+      // Committed entries are already durable here (the core hands out none past its stable
+      // index), so they are applied, and their callers answered, while this Ready's write is in
+      // flight; after a snapshot from the leader they must wait for it to be restored.
+      try {
+        if (!rd.snapshot) this.applyEntries(rd.committedEntries);
+      } catch (err) {
+        await saving?.catch(() => undefined);
+        throw err;
       }
+      await saving;
       // Votes and append responses only after their state is durable.
       if (rd.persistedMessages.length > 0) this.transport.send(rd.persistedMessages);
-      if (rd.snapshot) this.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index);
-      this.applyEntries(rd.committedEntries);
+      if (rd.snapshot) {
+        this.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index);
+        this.applyEntries(rd.committedEntries);
+      }
       for (const rs of rd.readStates) this.onReadState(rs.context, rs.index);
       for (const ctx of rd.failedReads) {
         const r = this.reads.get(ctx);

@@ -281,6 +281,11 @@ export class RaftCore {
     return { ...base, progress };
   }
 
+  /** Ticks since this follower last heard from its leader (0 on a leader; counts on otherwise). */
+  leaderSilentTicks(): number {
+    return this.r.role === 'leader' ? 0 : this.r.electionElapsed;
+  }
+
   /** Bytes of entry data appended by this leader and not yet committed (0 on a non-leader). */
   uncommittedBytes(): number {
     return this.r.uncommittedSize;

@@ -118,6 +118,8 @@ export interface SoftState {
  * 3. `messages` may be sent at once, before or during step 1 (the leader's AppendEntries to
  *    followers: the leader counts itself toward a commit only after `advance`).
  * 4. Apply `snapshot` (restore) and then `committedEntries` to the state machine, in order.
+ *    Without a snapshot, `committedEntries` may be applied during step 1 (they are durable
+ *    already); with one, only after it is persisted and restored.
  * 5. Serve `readStates` once the applied index reaches each one's index.
  * 6. Call `advance(ready)`.
  */

@@ -38,6 +38,13 @@ describe('parseArgs', () => {
     expect(c.sessionTtlMs).toBe(9000);
   });
 
+  it('takes --profile DIR and leaves it unset by default', () => {
+    const on = parseArgs(['--quick', '--profile', '/tmp/p']);
+    expect(on.type === 'run' && on.config.profileDir).toBe('/tmp/p');
+    const off = parseArgs(['--quick']);
+    expect(off.type === 'run' && off.config.profileDir).toBeUndefined();
+  });
+
   it('returns help for -h and --help', () => {
     expect(parseArgs(['--quick', '-h'])).toEqual({ type: 'help' });
     expect(parseArgs(['--help'])).toEqual({ type: 'help' });
@@ -57,6 +64,8 @@ describe('parseArgs', () => {
     [['--session-ttl', '3'], /at least 4/],
     [['--session-ttl', '4.5'], /whole number of seconds/],
     [['--out', ' '], /needs a directory/],
+    [['--profile', ' '], /needs a directory/],
+    [['--profile'], /needs a value/],
     [['--fast'], /unknown option "--fast"/],
   ])('refuses %j with a BenchArgsError', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(BenchArgsError);

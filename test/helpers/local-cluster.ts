@@ -42,6 +42,8 @@ export interface TestClusterOptions {
   readonly snapshotThreshold?: number;
   readonly extraArgs?: readonly string[];
   readonly logLevel?: string;
+  /** Extra arguments for `node` itself, before the CLI path (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -108,7 +110,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     const prev = procs.get(id);
     if (prev && prev.exitCode === null && prev.signalCode === null) throw new Error(`${id} is already running`);
     const node = byId(id);
-    const child = spawn(process.execPath, [CLI, ...serverArgsFor(node, nodes, opts.logLevel ?? 'info'), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...serverArgsFor(node, nodes, opts.logLevel ?? 'info'), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     const buf = outputs.get(id) ?? [];
     outputs.set(id, buf);
     child.stdout?.on('data', (d: Buffer) => buf.push(d.toString()));

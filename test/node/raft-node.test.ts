@@ -121,6 +121,42 @@ describe('RaftNode', () => {
     expect(err.leaderAddress).toBe(members.find((m) => m.id === l.node.leader)!.clientAddress);
   });
 
+  it('holds a follower whose leader went quiet until the next leader is known', async () => {
+    h = new Harness();
+    await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));
+    const l = await h.leader();
+    const oldLeader = l.node.leader!;
+    const f = [...h.live.values()].find((m) => m !== l)!;
+    await h.until(() => f.node.leader === oldLeader, 'follower knows leader');
+    // A live leader: no wait at all.
+    let resolved = false;
+    await f.node.awaitLiveLeader(60_000).then(() => (resolved = true));
+    expect(resolved).toBe(true);
+    await h.crash(oldLeader);
+    // Let the dead leader's silence pass two heartbeats (10 ms each); the election takes ≥ 100 ms.
+    await new Promise((r) => setTimeout(r, 40));
+    // The follower holds the caller until a successor is known, never answering with the dead one.
+    await f.node.awaitLiveLeader(60_000);
+    expect(f.node.leader).not.toBe(oldLeader);
+    expect(f.node.leader).not.toBeNull();
+    const next = await h.leader();
+    expect(next.node.leader).not.toBe(oldLeader);
+    expect(f.node.leader).toBe(next.node.leader);
+  });
+
+  it('lets awaitLiveLeader give up after its timeout when no leader can be elected', async () => {
+    h = new Harness();
+    await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));
+    const l = await h.leader();
+    const f = [...h.live.values()].find((m) => m !== l)!;
+    const other = [...h.live.values()].find((m) => m !== l && m !== f)!;
+    await h.crash(l.node.leader!);
+    await h.crash(other.node.status().id);
+    await f.node.awaitLiveLeader(300);
+    expect(f.node.isLeader).toBe(false);
+    expect(f.node.leader === null || !h.live.has(f.node.leader)).toBe(true);
+  });
+
   it('keeps every acknowledged proposal across a crash of all nodes', async () => {
     h = new Harness();
     await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));
