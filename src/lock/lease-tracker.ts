@@ -92,6 +92,8 @@ function checkNonNegative(what: string, n: unknown): number {
 /** The leader's session deadlines; build a new one (via `becomeLeader`) on every leadership change. */
 export class LeaseTracker {
   private readonly sessions = new Map<number, Tracked>();
+  /** No tracked deadline is below this (a lower bound: deadlines only ever move later). */
+  private earliest = Infinity;
   private readonly maxBatch: number;
   private readonly minChange: number;
 
@@ -133,7 +135,11 @@ export class LeaseTracker {
       }
     }
     this.sessions.clear();
-    for (const [id, t] of fresh) this.sessions.set(id, t);
+    this.earliest = Infinity;
+    for (const [id, t] of fresh) {
+      this.sessions.set(id, t);
+      this.earliest = Math.min(this.earliest, t.deadline);
+    }
   }
 
   /** A session was opened (its `session-opened` effect): the open entry is its first checkpoint (remaining = ttl). */
@@ -142,6 +148,7 @@ export class LeaseTracker {
     checkTime(now);
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) badInput('ttlMs', ttlMs);
     this.sessions.set(id, { ttlMs, lease: now + ttlMs, deadline: now + ttlMs, lastHeard: now, lapsed: true, renewPending: false, checkpointed: ttlMs });
+    this.earliest = Math.min(this.earliest, now + ttlMs);
   }
 
   /** A session ended (closed or expired in the log). */
@@ -188,8 +195,15 @@ export class LeaseTracker {
   /** Sessions whose deadline is at or before `now`, earliest first (the server proposes `expire-session` for each not already in flight). */
   due(now: number): number[] {
     checkTime(now);
+    // Deadlines only move later, so a bound from the last scan stays valid: most calls scan nothing.
+    if (now < this.earliest) return [];
     const out: [number, number][] = [];
-    for (const [id, t] of this.sessions) if (t.deadline <= now) out.push([t.deadline, id]);
+    let earliest = Infinity;
+    for (const [id, t] of this.sessions) {
+      if (t.deadline <= now) out.push([t.deadline, id]);
+      if (t.deadline < earliest) earliest = t.deadline;
+    }
+    this.earliest = earliest;
     return out.sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((p) => p[1]);
   }
 

@@ -167,3 +167,36 @@ describe('CheckpointAges', () => {
     ]);
   });
 });
+
+describe('LeaseTracker.due against a full scan', () => {
+  it('lists exactly the tracked sessions past their deadline, whatever the sequence of calls', async () => {
+    const { default: fc } = await import('fast-check');
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('open' as const), id: fc.integer({ min: 1, max: 12 }), ttl: fc.integer({ min: 1, max: 5000 }) }),
+      fc.record({ k: fc.constant('keepalive' as const), id: fc.integer({ min: 1, max: 12 }) }),
+      fc.record({ k: fc.constant('renew' as const), id: fc.integer({ min: 1, max: 12 }) }),
+      fc.record({ k: fc.constant('end' as const), id: fc.integer({ min: 1, max: 12 }) }),
+      fc.record({ k: fc.constant('lead' as const), ids: fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { maxLength: 6 }), lapsed: fc.boolean() }),
+      fc.record({ k: fc.constant('due' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(op, fc.integer({ min: 0, max: 1500 })), { maxLength: 80 }), (steps) => {
+        const t = new LeaseTracker();
+        let now = 0;
+        for (const [o, dt] of steps) {
+          now += dt;
+          if (o.k === 'open' && !t.has(o.id)) t.opened(o.id, o.ttl, now);
+          else if (o.k === 'keepalive') t.keepalive(o.id, now);
+          else if (o.k === 'renew') t.renewed(o.id, now);
+          else if (o.k === 'end') t.ended(o.id);
+          else if (o.k === 'lead') t.becomeLeader(now, o.ids.map((id) => ({ id, ttlMs: 2000, lapsed: o.lapsed, remainingMs: o.lapsed ? 300 : null })), 500);
+          const expected = Array.from({ length: 12 }, (_, i) => i + 1)
+            .filter((id) => t.has(id) && t.deadline(id)! <= now)
+            .sort((a, b) => t.deadline(a)! - t.deadline(b)! || a - b);
+          expect(t.due(now)).toEqual(expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
