@@ -15,6 +15,7 @@ import {
   WaitTimeoutError,
   WatchCompactedError,
 } from './errors.js';
+import type { WireCallError } from './wire.js';
 
 /** Trailing metadata key of the stable Latch error code. */
 export const LATCH_CODE_KEY = 'latch-code';
@@ -45,11 +46,14 @@ export function isHostPort(s: string): boolean {
   return port >= 1 && port <= 65535;
 }
 
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s.trim();
+}
+
 function firstString(md: Metadata | undefined, key: string): string | undefined {
   const v = md?.get(key)[0];
   if (v === undefined) return undefined;
-  const s = typeof v === 'string' ? v : v.toString('utf8');
-  return s.trim() === '' ? undefined : s.trim();
+  return nonEmpty(typeof v === 'string' ? v : v.toString('utf8'));
 }
 
 function statusName(code: number): string {
@@ -96,22 +100,33 @@ function latchErrorFor(code: ErrorCode, message: string, hint: string | undefine
  * whether the request took effect). The leader hint is kept for `leaderHintOf`.
  */
 export function errorFromStatus(status: RpcStatusLike): Error {
-  const details = status.details && status.details.length > 0 ? status.details : statusName(status.code);
-  const rawHint = firstString(status.metadata, LATCH_LEADER_KEY);
+  return errorFromParts(status.code, status.details, firstString(status.metadata, LATCH_CODE_KEY), firstString(status.metadata, LATCH_LEADER_KEY));
+}
+
+/**
+ * The typed error for a failed `Locks.Stream` call: its CallError carries the status code, details,
+ * `latch-code` and `latch-leader` a unary call would have carried, and maps exactly as they would.
+ */
+export function errorFromCallError(e: WireCallError): Error {
+  return errorFromParts(e.grpcCode, e.message, nonEmpty(e.latchCode), nonEmpty(e.leader));
+}
+
+/** The one mapping behind errorFromStatus and errorFromCallError. */
+function errorFromParts(grpcCode: number, rawDetails: string | undefined, code: string | undefined, rawHint: string | undefined): Error {
+  const details = rawDetails && rawDetails.length > 0 ? rawDetails : statusName(grpcCode);
   const hint = rawHint !== undefined && isHostPort(rawHint) ? rawHint : undefined;
-  const code = firstString(status.metadata, LATCH_CODE_KEY);
   let err: Error;
   if (code !== undefined && isErrorCode(code)) {
     err = latchErrorFor(code, details, hint);
-  } else if (status.code === GrpcStatus.UNAVAILABLE) {
-    err = new UnavailableError(`unavailable: ${details}`, true, { grpcCode: status.code });
-  } else if (status.code === GrpcStatus.DEADLINE_EXCEEDED) {
-    err = new UnavailableError(`deadline exceeded: ${details}`, true, { grpcCode: status.code, code: 'DEADLINE_EXCEEDED' });
-  } else if (status.code === GrpcStatus.CANCELLED) {
-    err = new LatchClientError('CANCELLED', `cancelled: ${details}`, { grpcCode: status.code });
+  } else if (grpcCode === GrpcStatus.UNAVAILABLE) {
+    err = new UnavailableError(`unavailable: ${details}`, true, { grpcCode });
+  } else if (grpcCode === GrpcStatus.DEADLINE_EXCEEDED) {
+    err = new UnavailableError(`deadline exceeded: ${details}`, true, { grpcCode, code: 'DEADLINE_EXCEEDED' });
+  } else if (grpcCode === GrpcStatus.CANCELLED) {
+    err = new LatchClientError('CANCELLED', `cancelled: ${details}`, { grpcCode });
   } else {
-    const prefix = code === 'INTERNAL' ? '' : code !== undefined ? `unknown latch code ${code}: ` : `${statusName(status.code)}: `;
-    err = new LatchClientError('UNKNOWN', prefix + details, { grpcCode: status.code });
+    const prefix = code === 'INTERNAL' ? '' : code !== undefined ? `unknown latch code ${code}: ` : `${statusName(grpcCode)}: `;
+    err = new LatchClientError('UNKNOWN', prefix + details, { grpcCode });
   }
   if (hint !== undefined) leaderHints.set(err, hint);
   return err;

@@ -1,11 +1,29 @@
-/** `RpcTransport` over @grpc/grpc-js: one channel per endpoint, shared by every service. */
+/**
+ * `RpcTransport` over @grpc/grpc-js: one channel per endpoint, shared by every service. Lock
+ * operations (Acquire, Release, SetValue) go over one lazily opened Locks.Stream per endpoint
+ * (lock-stream.ts); everything else, and lock operations at a server without Locks.Stream, is unary.
+ */
 import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { MethodDefinition, ServiceClientConstructor } from '@grpc/grpc-js';
+import { systemClock } from '../common/clock.js';
 import { loadProto } from '../common/proto.js';
 import { LatchClientError } from './errors.js';
 import { errorFromStatus } from './error-mapping.js';
+import { LockStream, MAX_PENDING_PER_STREAM } from './lock-stream.js';
 import type { AttemptOptions, KeepAliveStreamHandle, RpcTransport, ServerStreamHandle, StreamHandlers } from './rpc-transport.js';
-import type { StreamMethod, StreamMethods, UnaryMethod, UnaryMethods, WireKeepAliveRequest, WireKeepAliveResponse } from './wire.js';
+import { systemTimers } from './timers.js';
+import {
+  LOCK_STREAM_OPS,
+  type LockStreamMethod,
+  type StreamMethod,
+  type StreamMethods,
+  type UnaryMethod,
+  type UnaryMethods,
+  type WireKeepAliveRequest,
+  type WireKeepAliveResponse,
+  type WireLockStreamRequest,
+  type WireLockStreamResponse,
+} from './wire.js';
 
 /** Channel settings of the gRPC transport. */
 export interface GrpcTransportOptions {
@@ -38,6 +56,13 @@ function methodDefinitions(): Map<string, AnyMethod> {
   return out;
 }
 
+/** After a server answered Locks.Stream with UNIMPLEMENTED, lock operations at it stay unary this long before the stream is tried again. */
+export const UNARY_FALLBACK_MS = 60_000;
+
+function isLockStreamMethod(m: UnaryMethod): m is LockStreamMethod {
+  return Object.hasOwn(LOCK_STREAM_OPS, m);
+}
+
 const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   // Reconnect to a restarted node quickly: the SDK paces retries itself.
   'grpc.initial_reconnect_backoff_ms': 100,
@@ -50,6 +75,10 @@ export class GrpcRpcTransport implements RpcTransport {
   private readonly clients = new Map<string, Client>();
   private readonly creds: ChannelCredentials;
   private closed = false;
+  /** The open Locks.Stream of each endpoint. */
+  private readonly lockStreams = new Map<string, LockStream>();
+  /** Endpoints that answered Locks.Stream with UNIMPLEMENTED, and until when they get unary calls. */
+  private readonly unaryUntil = new Map<string, number>();
 
   constructor(private readonly opts: GrpcTransportOptions = {}) {
     this.creds = opts.credentials ?? grpcCredentials.createInsecure();
@@ -57,6 +86,15 @@ export class GrpcRpcTransport implements RpcTransport {
   }
 
   unary<M extends UnaryMethod>(endpoint: string, method: M, req: UnaryMethods[M]['req'], opts: AttemptOptions): Promise<UnaryMethods[M]['res']> {
+    if (isLockStreamMethod(method)) {
+      const stream = this.lockStream(endpoint);
+      if (stream) return stream.call(method, req as UnaryMethods[typeof method]['req'], opts) as Promise<UnaryMethods[M]['res']>;
+    }
+    return this.unaryCall(endpoint, method, req, opts);
+  }
+
+  /** One real unary call. */
+  private unaryCall<M extends UnaryMethod>(endpoint: string, method: M, req: UnaryMethods[M]['req'], opts: AttemptOptions): Promise<UnaryMethods[M]['res']> {
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) {
         reject(opts.signal.reason);
@@ -146,8 +184,56 @@ export class GrpcRpcTransport implements RpcTransport {
 
   close(): void {
     this.closed = true;
+    const closedErr = new LatchClientError('CLIENT_CLOSED', 'the Latch client is closed');
+    for (const s of [...this.lockStreams.values()]) s.close(closedErr);
+    this.lockStreams.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+  }
+
+  /**
+   * The endpoint's Locks.Stream, opened on first use; undefined when the call should go unary
+   * (the server lacks the method, the stream is full, or the stream cannot be opened).
+   */
+  private lockStream(endpoint: string): LockStream | undefined {
+    const existing = this.lockStreams.get(endpoint);
+    if (existing) return existing.size < MAX_PENDING_PER_STREAM ? existing : undefined;
+    const until = this.unaryUntil.get(endpoint);
+    if (until !== undefined) {
+      if (Date.now() < until) return undefined;
+      this.unaryUntil.delete(endpoint);
+    }
+    let call: ReturnType<Client['makeBidiStreamRequest']>;
+    try {
+      const def = this.method('Locks/Stream');
+      call = this.client(endpoint).makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, this.metadata(), {});
+    } catch {
+      return undefined; // the unary path reports the same problem (e.g. CLIENT_CLOSED) as a typed error
+    }
+    const stream = new LockStream(
+      endpoint,
+      {
+        write: (msg: WireLockStreamRequest) => {
+          call.write(msg);
+        },
+        cancel: () => call.cancel(),
+      },
+      {
+        timers: systemTimers,
+        clock: systemClock,
+        unary: (method, req, opts) => this.unaryCall(endpoint, method, req, opts),
+        onClosed: (s, unimplemented) => {
+          if (this.lockStreams.get(endpoint) === s) this.lockStreams.delete(endpoint);
+          if (unimplemented) this.unaryUntil.set(endpoint, Date.now() + UNARY_FALLBACK_MS);
+        },
+      },
+    );
+    call.on('data', (msg: unknown) => stream.onData(msg as WireLockStreamResponse));
+    call.on('error', (err: ServiceError) => stream.onEnd(err));
+    // A clean end is reported on 'end' (after every buffered message was delivered), not on 'status'.
+    call.on('end', () => stream.onEnd(null));
+    this.lockStreams.set(endpoint, stream);
+    return stream;
   }
 
   private client(endpoint: string): Client {

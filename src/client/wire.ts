@@ -230,6 +230,43 @@ export interface StreamMethods {
 /** A server-streaming method name. */
 export type StreamMethod = keyof StreamMethods;
 
+/** The unary lock operations the SDK sends over `Locks.Stream`, with their `op` / `result` oneof field. */
+export const LOCK_STREAM_OPS = {
+  'Locks/Acquire': 'acquire',
+  'Locks/Release': 'release',
+  'Locks/SetValue': 'setValue',
+} as const satisfies Partial<Record<UnaryMethod, string>>;
+
+/** A lock operation that can travel on `Locks.Stream`. */
+export type LockStreamMethod = keyof typeof LOCK_STREAM_OPS;
+
+/** `latch.v1.LockStreamRequest`: one operation (or a cancel) with the client's call id. */
+export interface WireLockStreamRequest {
+  readonly callId: string;
+  readonly acquire?: WireAcquireRequest;
+  readonly release?: WireReleaseRequest;
+  readonly setValue?: WireSetValueRequest;
+  readonly cancel?: WireEmpty;
+}
+
+/** `latch.v1.CallError`: the gRPC status and Latch trailers the unary call would have ended with. */
+export interface WireCallError {
+  readonly grpcCode: number;
+  readonly latchCode: string;
+  readonly message: string;
+  readonly leader: string;
+}
+
+/** `latch.v1.LockStreamResponse`: the answer to one call; `result` names the oneof field that is set. */
+export interface WireLockStreamResponse {
+  readonly callId: string;
+  readonly result?: 'acquire' | 'release' | 'setValue' | 'error';
+  readonly acquire?: WireAcquireResponse;
+  readonly release?: WireEmpty;
+  readonly setValue?: WireEmpty;
+  readonly error?: WireCallError;
+}
+
 /** Methods that change state and carry `(sessionId, requestSeq)`; only the leader serves them. */
 export const MUTATING_METHODS: ReadonlySet<UnaryMethod> = new Set<UnaryMethod>([
   'Sessions/Open',

@@ -1,6 +1,9 @@
 /**
  * The client-facing gRPC server (proto/latch.proto): registers every service, turns each handler's
  * thrown LatchError into its gRPC status (grpc-errors.ts), and counts calls by method and code.
+ * Lock operations also arrive multiplexed on Locks.Stream; each one runs through the same
+ * `runCall` as its unary twin (authorization, handler, metrics, error mapping) and its answer or
+ * CallError goes back on the stream with its call_id.
  */
 import {
   Server,
@@ -17,13 +20,33 @@ import {
 } from '@grpc/grpc-js';
 import type { Logger } from '../common/logger.js';
 import { loadProto } from '../common/proto.js';
-import { toServiceError } from './grpc-errors.js';
-import type { LatchService } from './latch-service.js';
+import { callErrorOf, callStatus, invalidArgument, serviceErrorOf, toServiceError, type CallStatus } from './grpc-errors.js';
+import type { CallCancellation, LatchService } from './latch-service.js';
 
 /** Max bytes of one client request (names ≤ 256 B, values ≤ 4 KiB: this leaves ample room). */
 export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
 
-type Unary = (req: never, peer: string, call: ServerUnaryCall<unknown, unknown>) => Promise<unknown>;
+/** Most calls pending at once on one Locks.Stream; the excess gets CallError RESOURCE_EXHAUSTED. */
+export const MAX_PENDING_PER_LOCK_STREAM = 1024;
+
+/** What a handler gets besides its request. */
+interface CallContext {
+  /** The client's address (gRPC peer string). */
+  readonly peer: string;
+  /** Fires when the client gives up on the call (unary: cancelled; stream: CancelCall or stream end). */
+  readonly cancellation: CallCancellation;
+}
+
+type Handler = (req: never, ctx: CallContext) => Promise<unknown>;
+
+/** One client operation: its method name (authorization, metrics) and handler. */
+interface Operation {
+  readonly method: string;
+  readonly fn: Handler;
+}
+
+/** How one call ended: its response, or the status it failed with. */
+type Outcome = { readonly ok: true; readonly res: unknown } | { readonly ok: false; readonly status: CallStatus };
 
 /** Checks one call before it runs; throws UNAUTHENTICATED / PERMISSION_DENIED (a LatchError). */
 export type Authorize = (method: string, authorization: string | undefined, req: unknown) => void;
@@ -41,26 +64,139 @@ function authorization(call: { metadata: Metadata }): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function unary(service: LatchService, method: string, fn: Unary, log: Logger, authorize?: Authorize) {
-  return (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void => {
-    Promise.resolve()
-      .then(() => {
-        authorize?.(method, authorization(call), call.request);
-        return fn(call.request as never, call.getPeer(), call);
-      })
-      .then(
-      (res) => {
-        service.countCall(method, 'OK');
-        cb(null, res);
+/**
+ * Runs one call the way every path runs it (unary or Locks.Stream): authorize it, run its
+ * handler, count it by method and code, and map a thrown error to its status.
+ */
+function runCall(service: LatchService, log: Logger, authorize: Authorize | undefined, op: Operation, req: unknown, auth: string | undefined, ctx: CallContext): Promise<Outcome> {
+  return Promise.resolve()
+    .then(() => {
+      authorize?.(op.method, auth, req);
+      return op.fn(req as never, ctx);
+    })
+    .then(
+      (res): Outcome => {
+        service.countCall(op.method, 'OK');
+        return { ok: true, res };
       },
-      (err: unknown) => {
-        const se = toServiceError(err);
-        service.countCall(method, GrpcCode[se.code ?? GrpcCode.UNKNOWN] ?? 'UNKNOWN');
-        if (se.code === GrpcCode.INTERNAL) log.error({ err, method }, 'request failed');
-        cb(se, null);
+      (err: unknown): Outcome => {
+        const status = callStatus(err);
+        service.countCall(op.method, GrpcCode[status.code] ?? 'UNKNOWN');
+        if (status.code === GrpcCode.INTERNAL) log.error({ err, method: op.method }, 'request failed');
+        return { ok: false, status };
       },
     );
+}
+
+type Run = (op: Operation, req: unknown, auth: string | undefined, ctx: CallContext) => Promise<Outcome>;
+
+function unary(op: Operation, run: Run) {
+  return (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void => {
+    void run(op, call.request, authorization(call), { peer: call.getPeer(), cancellation: call }).then((o) => {
+      if (o.ok) cb(null, o.res);
+      else cb(serviceErrorOf(o.status), null);
+    });
   };
+}
+
+/** The cancellation of one call on a Locks.Stream: fired by a CancelCall for it or by the end of the stream. */
+class StreamCallCancellation implements CallCancellation {
+  private listeners: (() => void)[] | null = [];
+
+  on(_event: 'cancelled', listener: () => void): this {
+    if (this.listeners) this.listeners.push(listener);
+    else listener();
+    return this;
+  }
+
+  cancel(): void {
+    const ls = this.listeners;
+    this.listeners = null;
+    for (const l of ls ?? []) l();
+  }
+}
+
+/** The three lock operations a Locks.Stream request can carry, by its `op` oneof field. */
+type LockOps = Readonly<Record<'acquire' | 'release' | 'setValue', Operation>>;
+
+interface LockStreamRequest {
+  readonly callId?: string;
+  readonly op?: string;
+  readonly acquire?: unknown;
+  readonly release?: unknown;
+  readonly setValue?: unknown;
+}
+
+/**
+ * Serves one Locks.Stream (see proto/latch.proto, LockStreamRequest): each operation runs through
+ * `run` exactly as its unary call, with the stream's metadata; its answer or CallError is written
+ * with its call_id as soon as it is ready, in any order. A bad request gets a CallError and never
+ * ends the stream. CancelCall, or the end of the stream, cancels pending calls.
+ */
+function serveLockStream(call: ServerDuplexStream<LockStreamRequest, unknown>, ops: LockOps, run: Run, service: LatchService): void {
+  const auth = authorization(call);
+  const peer = call.getPeer();
+  const pending = new Map<string, StreamCallCancellation>();
+  let open = true;
+  const finish = (): void => {
+    if (!open) return;
+    open = false;
+    untrack();
+    const cancelled = [...pending.values()];
+    pending.clear();
+    for (const c of cancelled) c.cancel();
+  };
+  const untrack = service.trackStream({
+    end: () => {
+      finish();
+      call.end();
+    },
+  });
+  const refuse = (callId: string, method: string, status: CallStatus): void => {
+    service.countCall(method, GrpcCode[status.code] ?? 'UNKNOWN');
+    call.write({ callId, error: callErrorOf(status) });
+  };
+  call.on('data', (msg: LockStreamRequest) => {
+    if (!open) return;
+    const callId = msg.callId ?? '0';
+    if (msg.op === 'cancel') {
+      const c = pending.get(callId);
+      pending.delete(callId);
+      c?.cancel();
+      return;
+    }
+    const field = msg.op === 'acquire' || msg.op === 'release' || msg.op === 'setValue' ? msg.op : undefined;
+    if (field === undefined) {
+      refuse(callId, 'Locks.Stream', callStatus(invalidArgument('op', 'a LockStreamRequest needs one of acquire, release, set_value or cancel')));
+      return;
+    }
+    const op = ops[field];
+    if (pending.has(callId)) {
+      refuse(callId, op.method, callStatus(invalidArgument('call_id', `call ${callId} is already pending on this stream; each pending call needs its own call_id`)));
+      return;
+    }
+    if (pending.size >= MAX_PENDING_PER_LOCK_STREAM) {
+      // No Latch code names this limit of the stream itself: the status carries an empty latch_code.
+      const message = `this stream already has ${pending.size} pending calls (max ${MAX_PENDING_PER_LOCK_STREAM} per stream); wait for answers or open another stream`;
+      refuse(callId, op.method, { code: GrpcCode.RESOURCE_EXHAUSTED, message, latchCode: '' });
+      return;
+    }
+    const cancellation = new StreamCallCancellation();
+    pending.set(callId, cancellation);
+    void run(op, msg[field], auth, { peer, cancellation }).then((o) => {
+      // A cancelled call is abandoned, like a unary call whose client went away: no answer.
+      if (pending.get(callId) !== cancellation) return;
+      pending.delete(callId);
+      if (open) call.write(o.ok ? { callId, [field]: o.res } : { callId, error: callErrorOf(o.status) });
+    });
+  });
+  call.on('end', () => {
+    const wasOpen = open;
+    finish();
+    if (wasOpen) call.end();
+  });
+  call.on('cancelled', finish);
+  call.on('error', finish);
 }
 
 /** Starts the client gRPC server on host:port. */
@@ -74,7 +210,8 @@ export async function startClientServer(service: LatchService, listen: string, l
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
-  const u = (method: string, fn: Unary) => unary(service, method, fn, log, opts.authorize);
+  const run: Run = (op, req, auth, ctx) => runCall(service, log, opts.authorize, op, req, auth, ctx);
+  const u = (method: string, fn: Handler) => unary({ method, fn }, run);
   /** A stream handler behind the same check (on the opening request and metadata). */
   const guard =
     <C extends ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>>(method: string, fn: (call: C) => void) =>
@@ -90,28 +227,37 @@ export async function startClientServer(service: LatchService, listen: string, l
       fn(call);
     };
 
+  // The lock operations, shared by their unary calls and Locks.Stream.
+  const lockOps: LockOps = {
+    acquire: { method: 'Locks.Acquire', fn: (req, ctx) => service.acquire(req, ctx.cancellation) },
+    release: { method: 'Locks.Release', fn: (req) => service.release(req) },
+    setValue: { method: 'Locks.SetValue', fn: (req) => service.setValue(req) },
+  };
+
   server.addService(svc('Cluster'), {
     status: u('Cluster.Status', () => service.clusterStatus()),
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Sessions'), {
-    open: u('Sessions.Open', (req, peer) => service.openSession(req, peer)),
+    open: u('Sessions.Open', (req, ctx) => service.openSession(req, ctx.peer)),
     close: u('Sessions.Close', (req) => service.closeSession(req)),
     list: u('Sessions.List', () => service.listSessions()),
     keepAlive: guard('Sessions.KeepAlive', (call: ServerDuplexStream<unknown, unknown>) => service.keepAliveStream(call)),
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Locks'), {
-    acquire: u('Locks.Acquire', (req, _peer, call) => service.acquire(req, call)),
-    release: u('Locks.Release', (req) => service.release(req)),
-    setValue: u('Locks.SetValue', (req) => service.setValue(req)),
+    acquire: unary(lockOps.acquire, run),
+    release: unary(lockOps.release, run),
+    setValue: unary(lockOps.setValue, run),
     get: u('Locks.Get', (req) => service.getLock(req)),
     list: u('Locks.List', (req) => service.listLocks(req)),
     checkSequencer: u('Locks.CheckSequencer', (req) => service.checkSequencer(req)),
+    // Authorized per operation (with the stream's metadata), not at the opening.
+    stream: (call: ServerDuplexStream<LockStreamRequest, unknown>) => serveLockStream(call, lockOps, run, service),
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Elections'), {
-    campaign: u('Elections.Campaign', (req, _peer, call) => service.campaign(req, call)),
+    campaign: u('Elections.Campaign', (req, ctx) => service.campaign(req, ctx.cancellation)),
     proclaim: u('Elections.Proclaim', (req) => service.proclaim(req)),
     resign: u('Elections.Resign', (req) => service.resign(req)),
     leader: u('Elections.Leader', (req) => service.electionLeader(req)),

@@ -1,6 +1,7 @@
 /**
  * The one place where Latch errors become gRPC statuses: code from the registry, a human message,
  * and trailing metadata `latch-code` (stable code) and `latch-leader` (the leader's client address).
+ * A Locks.Stream call carries the same status in a CallError instead of trailers.
  */
 import { Metadata, status as GrpcCode, type ServiceError } from '@grpc/grpc-js';
 import { CodecError } from '../common/codec.js';
@@ -11,20 +12,41 @@ export const CODE_METADATA = 'latch-code';
 /** Trailing metadata key carrying the leader's client address. */
 export const LEADER_METADATA = 'latch-leader';
 
+/** How a failed call ends, whichever way it travels: gRPC code, message, Latch code and leader hint. */
+export interface CallStatus {
+  readonly code: GrpcCode;
+  readonly message: string;
+  readonly latchCode: string;
+  /** The leader's client address (NOT_LEADER only), when known. */
+  readonly leader?: string;
+}
+
+/** Builds the status of any thrown value; unknown errors become INTERNAL without leaking internals. */
+export function callStatus(err: unknown): CallStatus {
+  if (err instanceof LatchError) {
+    const leader = err instanceof NotLeaderError && err.leaderAddress ? err.leaderAddress : undefined;
+    return { code: err.grpcCode as GrpcCode, message: err.message, latchCode: err.code, ...(leader ? { leader } : {}) };
+  }
+  if (err instanceof CodecError) return { code: GrpcCode.INVALID_ARGUMENT, message: err.message, latchCode: 'INVALID_ARGUMENT' };
+  return { code: GrpcCode.INTERNAL, message: `internal error: ${err instanceof Error ? err.message : String(err)}`, latchCode: 'INTERNAL' };
+}
+
+/** The gRPC error (status plus `latch-code` / `latch-leader` trailers) of a call status. */
+export function serviceErrorOf(s: CallStatus): Partial<ServiceError> {
+  const metadata = new Metadata();
+  if (s.latchCode) metadata.set(CODE_METADATA, s.latchCode);
+  if (s.leader) metadata.set(LEADER_METADATA, s.leader);
+  return { code: s.code, details: s.message, metadata };
+}
+
+/** The wire CallError (Locks.Stream) of a call status: the same code, message and trailers. */
+export function callErrorOf(s: CallStatus): { grpcCode: number; latchCode: string; message: string; leader: string } {
+  return { grpcCode: s.code, latchCode: s.latchCode, message: s.message, leader: s.leader ?? '' };
+}
+
 /** Builds the gRPC error for any thrown value; unknown errors become INTERNAL without leaking internals. */
 export function toServiceError(err: unknown): Partial<ServiceError> {
-  const metadata = new Metadata();
-  if (err instanceof LatchError) {
-    metadata.set(CODE_METADATA, err.code);
-    if (err instanceof NotLeaderError && err.leaderAddress) metadata.set(LEADER_METADATA, err.leaderAddress);
-    return { code: err.grpcCode as GrpcCode, details: err.message, metadata };
-  }
-  if (err instanceof CodecError) {
-    metadata.set(CODE_METADATA, 'INVALID_ARGUMENT');
-    return { code: GrpcCode.INVALID_ARGUMENT, details: err.message, metadata };
-  }
-  metadata.set(CODE_METADATA, 'INTERNAL');
-  return { code: GrpcCode.INTERNAL, details: `internal error: ${err instanceof Error ? err.message : String(err)}`, metadata };
+  return serviceErrorOf(callStatus(err));
 }
 
 /** An INVALID_ARGUMENT LatchError naming the field. */

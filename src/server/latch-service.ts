@@ -3,7 +3,7 @@
  * proposes commands, waits for blocked acquires, serves linearizable reads, keepalives, watches and
  * election observers, and runs leader duties while this node leads.
  */
-import type { ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import { systemClock } from '../common/clock.js';
 import { isNodeId } from '../common/ids.js';
 import { LatchError, LeadershipLostError } from '../common/errors.js';
@@ -40,6 +40,14 @@ type WireMode = 'EXCLUSIVE' | 'SHARED';
 interface WaiterListener {
   resolve(r: LockSuccess): void;
   reject(e: Error): void;
+}
+
+/**
+ * How a blocking call learns that its client gave up: a unary call's own `cancelled` event (the
+ * client cancelled or went away), or, on Locks.Stream, a CancelCall for it or the end of its stream.
+ */
+export interface CallCancellation {
+  on(event: 'cancelled', listener: () => void): unknown;
 }
 
 /** Converts a wire uint64 (decimal string) to a safe-integer id, or throws INVALID_ARGUMENT naming the field. */
@@ -228,7 +236,7 @@ export class LatchService {
     for (const w of set) outcome instanceof LatchError ? w.reject(outcome) : w.resolve(outcome);
   }
 
-  private waitFor(waiterId: number, call?: ServerUnaryCall<unknown, unknown>): Promise<LockSuccess> {
+  private waitFor(waiterId: number, cancellation?: CallCancellation): Promise<LockSuccess> {
     const done = this.recentOutcomes.get(waiterId);
     if (done) {
       this.recentOutcomes.delete(waiterId);
@@ -239,7 +247,7 @@ export class LatchService {
       if (!set) this.waiters.set(waiterId, (set = new Set()));
       const w: WaiterListener = { resolve, reject };
       set.add(w);
-      call?.on('cancelled', () => {
+      cancellation?.on('cancelled', () => {
         set.delete(w);
         reject(new LatchError('WAIT_TIMEOUT', 'the client cancelled the call'));
       });
@@ -360,7 +368,7 @@ export class LatchService {
 
   private async acquireCommon(
     cmd: { sessionId: number; seq: number; name: string; mode: LockMode; waitMs: number; value?: Uint8Array },
-    call?: ServerUnaryCall<unknown, unknown>,
+    cancellation?: CallCancellation,
   ): Promise<LockSuccess | null> {
     if (cmd.waitMs > 0) {
       const info = this.sm.getLock(cmd.name);
@@ -374,7 +382,7 @@ export class LatchService {
       if (r.code === 'LOCK_HELD') return null;
       throw new LatchError(r.code, r.message);
     }
-    if (r.type === 'acquire' && r.status === 'queued') return this.waitFor(r.waiterId, call);
+    if (r.type === 'acquire' && r.status === 'queued') return this.waitFor(r.waiterId, cancellation);
     return r;
   }
 
@@ -383,10 +391,10 @@ export class LatchService {
     return { name: r.name, mode: modeWire(r.mode), token: String(r.token), sessionId: String(r.sessionId) };
   }
 
-  /** Locks.Acquire */
+  /** Locks.Acquire (unary, or an `acquire` on Locks.Stream); a waiting acquire stops waiting when `cancellation` fires. */
   async acquire(
     req: { sessionId?: string; requestSeq?: string; name?: string; mode?: string; waitMs?: number; value?: Uint8Array },
-    call?: ServerUnaryCall<unknown, unknown>,
+    cancellation?: CallCancellation,
   ): Promise<object> {
     const name = checkName('name', req.name);
     const value = checkValue(req.value);
@@ -399,20 +407,20 @@ export class LatchService {
         waitMs: req.waitMs ?? 0,
         ...(value ? { value } : {}),
       },
-      call,
+      cancellation,
     );
     if (!r) return { acquired: false };
     return { acquired: true, sequencer: this.sequencerOf(r) };
   }
 
-  /** Locks.Release */
+  /** Locks.Release (unary, or a `release` on Locks.Stream) */
   async release(req: { sessionId?: string; requestSeq?: string; name?: string }): Promise<object> {
     const name = checkName('name', req.name);
     await this.propose({ type: 'release', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name });
     return {};
   }
 
-  /** Locks.SetValue */
+  /** Locks.SetValue (unary, or a `set_value` on Locks.Stream) */
   async setValue(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }): Promise<object> {
     const name = checkName('name', req.name);
     const value = checkValue(req.value) ?? new Uint8Array();
@@ -472,13 +480,13 @@ export class LatchService {
   }
 
   /** Elections.Campaign: blocks until elected or wait_ms passes (DEADLINE_EXCEEDED). */
-  async campaign(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array; waitMs?: number }, call?: ServerUnaryCall<unknown, unknown>): Promise<object> {
+  async campaign(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array; waitMs?: number }, cancellation?: CallCancellation): Promise<object> {
     const name = this.electionName(req.name);
     const value = checkValue(req.value);
     const waitMs = req.waitMs && req.waitMs > 0 ? req.waitMs : 2_147_483_647;
     const r = await this.acquireCommon(
       { sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, mode: 'exclusive', waitMs, ...(value ? { value } : {}) },
-      call,
+      cancellation,
     );
     if (!r || r.type !== 'acquire' || r.status !== 'granted') throw new LatchError('WAIT_TIMEOUT', 'not elected');
     return { hasLeader: true, sessionId: String(r.sessionId), token: String(r.token), value: Buffer.from(this.sm.getLock(name)?.value ?? new Uint8Array()) };
@@ -701,6 +709,12 @@ export class LatchService {
   onLockEvent(listener: (e: LockEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** Registers a client stream that `close` ends (shutdown); returns the unregister function. */
+  trackStream(handle: { end(): void }): () => void {
+    this.streams.add(handle);
+    return () => this.streams.delete(handle);
   }
 
   /** Counts one finished call (metrics). */
