@@ -181,7 +181,7 @@ export class LatchService {
   }
 
   private async readyDuties(): Promise<LeaderDuties> {
-    if (!this.node.isLeader) throw this.node.notLeaderError();
+    await this.leaderOrRedirect();
     if (!this.dutiesReady) this.becomeLeader();
     await this.dutiesReady;
     if (!this.duties || !this.node.isLeader) throw this.node.notLeaderError();
@@ -256,9 +256,21 @@ export class LatchService {
 
   // ---------- proposing ----------
 
+  /**
+   * Returns when this node is the leader; otherwise throws NOT_LEADER with the leader's address.
+   * While the leader it follows has gone quiet (dead or cut off), it first waits, up to two
+   * election timeouts, for a live leader, so the client is redirected to the next leader rather
+   * than to the dead one.
+   */
+  private async leaderOrRedirect(): Promise<void> {
+    if (this.node.isLeader) return;
+    await this.node.awaitLiveLeader();
+    if (!this.node.isLeader) throw this.node.notLeaderError();
+  }
+
   /** Proposes a command (leader only) and resolves with its apply output. */
   private async proposeOutput(cmd: LockCommand): Promise<ApplyOutput> {
-    if (!this.node.isLeader) throw this.node.notLeaderError();
+    await this.leaderOrRedirect();
     return this.metrics.timeProposal(() => this.node.propose(encodeLockEntry(cmd)));
   }
 
