@@ -527,7 +527,9 @@ export class RaftNode<R = unknown> {
       if (e.type === 'normal') {
         result = this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data });
       } else {
-        if (e.type === 'conf' && e.change.type === 'remove') {
+        // A configuration takes effect when appended: a later entry may already have added the
+        // node back (e.g. removed, then re-joined), so forget it only if it is still out.
+        if (e.type === 'conf' && e.change.type === 'remove' && !this.inConfiguration(e.change.node)) {
           this.members.delete(e.change.node);
           this.transport.setPeers(this.peerAddresses());
         }
@@ -543,6 +545,12 @@ export class RaftNode<R = unknown> {
       }
     }
     if (entries.length > 0) this.emit({ type: 'applied', index: this.applied });
+  }
+
+  /** Whether `node` is a voter or learner of the latest configuration in the log. */
+  private inConfiguration(node: NodeId): boolean {
+    const conf = this.core.status().confState;
+    return conf.voters.includes(node) || conf.learners.includes(node);
   }
 
   private restoreSnapshot(data: Uint8Array, index: number): void {

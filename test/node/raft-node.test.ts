@@ -157,6 +157,27 @@ describe('RaftNode', () => {
     expect(f.node.leader === null || !h.live.has(f.node.leader)).toBe(true);
   });
 
+  it('keeps the address of a node removed and added back, also after a restart replays both changes', async () => {
+    h = new Harness();
+    await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));
+    const l = await h.leader();
+    const leaderId = l.node.leader!;
+    const gone = ['n1', 'n2', 'n3'].find((id) => id !== leaderId)!;
+    const watcher = ['n1', 'n2', 'n3'].find((id) => id !== leaderId && id !== gone)!;
+    await h.crash(gone);
+    await l.node.proposeConfChange({ type: 'remove', node: gone });
+    const back = { ...members.find((m) => m.id === gone)!, clientAddress: '127.0.0.1:9999' };
+    await l.node.proposeConfChange({ type: 'add-learner', node: gone, context: RaftNode.memberContext(back) });
+    const w = h.live.get(watcher)!;
+    await h.until(() => w.node.status().confState.learners.includes(gone) && w.node.appliedIndex >= l.node.appliedIndex, 'watcher applied both changes');
+    expect(w.node.memberList().find((m) => m.id === gone)).toEqual(back);
+    // A restart applies the removal again after noting the re-add from the stored log.
+    await h.crash(watcher);
+    const w2 = await h.start(watcher);
+    await h.until(() => w2.node.appliedIndex >= l.node.appliedIndex, 'watcher replayed the log');
+    expect(w2.node.memberList().find((m) => m.id === gone)).toEqual(back);
+  });
+
   it('keeps every acknowledged proposal across a crash of all nodes', async () => {
     h = new Harness();
     await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));
