@@ -22,6 +22,11 @@ import {
 } from './raft-peer-service.js';
 import type { TransportHandler } from './types.js';
 
+/** A Batch is acknowledged at most this long after it arrived (acks only move the sender's window). */
+const ACK_DELAY_MS = 2;
+/** ...or at once when this many are unacknowledged (below the sender's default window of 64). */
+const ACK_EVERY = 16;
+
 /** What the inbound service needs from its transport. */
 export interface InboundContext {
   readonly clusterId: string;
@@ -151,8 +156,22 @@ export class InboundService {
       this.noteRejection(err, { ...fields, peer: call.getPeer() });
       tracked.abort(err);
     };
+    let expectedSeq = 1;
+    // Acks are cumulative and coalesced: the latest accepted seq goes back after ACK_DELAY_MS, or
+    // at once when ACK_EVERY batches are unacknowledged (well inside the sender's window).
+    let acked = 0;
+    let ackTimer: NodeJS.Timeout | undefined;
+    const sendAck = (): void => {
+      if (ackTimer) clearTimeout(ackTimer);
+      ackTimer = undefined;
+      if (done || acked === expectedSeq - 1) return;
+      acked = expectedSeq - 1;
+      call.write({ seq: acked });
+    };
     const finish = (): void => {
       done = true;
+      if (ackTimer) clearTimeout(ackTimer);
+      ackTimer = undefined;
       this.calls.delete(tracked);
     };
     call.on('error', finish);
@@ -170,7 +189,6 @@ export class InboundService {
     tracked.from = from;
     this.calls.add(tracked);
     this.counters.streamsAccepted++;
-    let expectedSeq = 1;
 
     call.on('data', (d: Decoded<BatchIn>) => {
       if (done) return;
@@ -183,10 +201,12 @@ export class InboundService {
       this.counters.batchesReceived++;
       this.counters.messagesReceived += result.length;
       for (const msg of result) this.deliver(msg);
-      call.write({ seq: expectedSeq - 1 });
+      if (expectedSeq - 1 - acked >= ACK_EVERY) sendAck();
+      else ackTimer ??= setTimeout(sendAck, ACK_DELAY_MS);
     });
     call.on('end', () => {
       if (done) return;
+      sendAck();
       finish();
       call.end();
     });

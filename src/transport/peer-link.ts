@@ -257,13 +257,14 @@ export class PeerLink {
 
   private onAck(call: ClientDuplexStream<BatchOut, AckIn>, ack: AckIn): void {
     if (this.call !== call) return;
+    // Acks are cumulative (the receiver coalesces them): any seq past the last ack and sent so far.
     const seq = Number(ack.seq);
-    if (seq !== this.ackedSeq + 1 || seq >= this.nextSeq) {
+    if (!Number.isSafeInteger(seq) || seq <= this.ackedSeq || seq >= this.nextSeq) {
       this.fail(call, `protocol error: ack ${ack.seq} after ${this.ackedSeq} with ${this.nextSeq - 1} sent`);
       return;
     }
+    this.counters.batchesAcked += seq - this.ackedSeq;
     this.ackedSeq = seq;
-    this.counters.batchesAcked++;
     if (this.queue.length > 0) this.scheduleFlush();
   }
 

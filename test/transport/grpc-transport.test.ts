@@ -125,10 +125,16 @@ describe('GrpcTransport delivery', () => {
       expect(s?.inflightBatches).toBe(4);
       expect(s?.peakInflightBatches).toBe(4);
       expect(s?.queuedMessages).toBe(6);
-      ack(4);
+      // One cumulative ack covers the four batches in flight.
+      acked += 4;
+      stream?.write({ seq: acked });
       await rec.until(() => batches.flat().length === 11, 'the rest after acks');
+      expect(a.transport.peerStats('n2')?.batchesAcked).toBe(5);
       expect(commits(batches.flat())).toEqual(Array.from({ length: 11 }, (_, i) => i));
       expect(batches.map((b) => b.length)).toEqual([1, 1, 1, 1, 1, 6]);
+      // An ack that goes backwards is a protocol error: the stream is dropped (and reopened).
+      stream?.write({ seq: 3 });
+      await a.rec.until(() => (a.transport.peerStats('n2')?.streamFailures ?? 0) >= 1, 'stream dropped on a backwards ack');
     } finally {
       server.forceShutdown();
     }
