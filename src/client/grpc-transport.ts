@@ -2,6 +2,8 @@
  * `RpcTransport` over @grpc/grpc-js: one channel per endpoint, shared by every service. Lock
  * operations (Acquire, Release, SetValue) go over one lazily opened Locks.Stream per endpoint
  * (lock-stream.ts); everything else, and lock operations at a server without Locks.Stream, is unary.
+ * The keepalives of every session at one endpoint share one Sessions.KeepAliveBatch stream
+ * (keepalive-mux.ts), or per-session Sessions.KeepAlive streams at a server without it.
  */
 import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { MethodDefinition, ServiceClientConstructor } from '@grpc/grpc-js';
@@ -9,6 +11,7 @@ import { systemClock } from '../common/clock.js';
 import { loadProto } from '../common/proto.js';
 import { LatchClientError } from './errors.js';
 import { errorFromStatus } from './error-mapping.js';
+import { KeepAliveMux, type KeepAliveBatchSink, type KeepAliveBatchWire } from './keepalive-mux.js';
 import { LockStream, MAX_PENDING_PER_STREAM } from './lock-stream.js';
 import type { AttemptOptions, KeepAliveStreamHandle, RpcTransport, ServerStreamHandle, StreamHandlers } from './rpc-transport.js';
 import { systemTimers } from './timers.js';
@@ -19,6 +22,8 @@ import {
   type StreamMethods,
   type UnaryMethod,
   type UnaryMethods,
+  type WireKeepAliveBatchRequest,
+  type WireKeepAliveBatchResponse,
   type WireKeepAliveRequest,
   type WireKeepAliveResponse,
   type WireLockStreamRequest,
@@ -79,6 +84,8 @@ export class GrpcRpcTransport implements RpcTransport {
   private readonly lockStreams = new Map<string, LockStream>();
   /** Endpoints that answered Locks.Stream with UNIMPLEMENTED, and until when they get unary calls. */
   private readonly unaryUntil = new Map<string, number>();
+  /** The keepalive streams of each endpoint (one shared KeepAliveBatch stream while sessions use it). */
+  private readonly keepAliveMuxes = new Map<string, KeepAliveMux>();
 
   constructor(private readonly opts: GrpcTransportOptions = {}) {
     this.creds = opts.credentials ?? grpcCredentials.createInsecure();
@@ -157,7 +164,39 @@ export class GrpcRpcTransport implements RpcTransport {
     };
   }
 
+  /** A virtual per-session stream on the endpoint's shared KeepAliveBatch stream (keepalive-mux.ts). */
   keepAlive(endpoint: string, handlers: StreamHandlers<WireKeepAliveResponse>): KeepAliveStreamHandle {
+    let mux = this.keepAliveMuxes.get(endpoint);
+    if (!mux) {
+      mux = new KeepAliveMux(endpoint, {
+        openBatch: (sink) => this.openKeepAliveBatch(endpoint, sink),
+        openSingle: (h) => this.singleKeepAlive(endpoint, h),
+        timers: systemTimers,
+        clock: systemClock,
+      });
+      this.keepAliveMuxes.set(endpoint, mux);
+    }
+    return mux.open(handlers);
+  }
+
+  /** Opens one physical Sessions.KeepAliveBatch stream (throws CLIENT_CLOSED once closed). */
+  private openKeepAliveBatch(endpoint: string, sink: KeepAliveBatchSink): KeepAliveBatchWire {
+    const def = this.method('Sessions/KeepAliveBatch');
+    const call = this.client(endpoint).makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, this.metadata(), {});
+    call.on('data', (msg: unknown) => sink.onData(msg as WireKeepAliveBatchResponse));
+    call.on('error', (err: ServiceError) => sink.onEnd(err));
+    // A clean end is reported on 'end' (after every buffered message was delivered), not on 'status'.
+    call.on('end', () => sink.onEnd(null));
+    return {
+      write: (msg: WireKeepAliveBatchRequest) => {
+        if (call.writable) call.write(msg);
+      },
+      cancel: () => call.cancel(),
+    };
+  }
+
+  /** One per-session Sessions.KeepAlive stream (at a server without KeepAliveBatch). */
+  private singleKeepAlive(endpoint: string, handlers: StreamHandlers<WireKeepAliveResponse>): KeepAliveStreamHandle {
     const ender = onceEnder(handlers);
     let call: ReturnType<Client['makeBidiStreamRequest']>;
     try {
@@ -187,6 +226,8 @@ export class GrpcRpcTransport implements RpcTransport {
     const closedErr = new LatchClientError('CLIENT_CLOSED', 'the Latch client is closed');
     for (const s of [...this.lockStreams.values()]) s.close(closedErr);
     this.lockStreams.clear();
+    for (const m of this.keepAliveMuxes.values()) m.close(closedErr);
+    this.keepAliveMuxes.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

@@ -59,6 +59,16 @@ export interface WireKeepAliveResponse {
   readonly expired: boolean;
 }
 
+/** `latch.v1.KeepAliveBatchRequest`. */
+export interface WireKeepAliveBatchRequest {
+  readonly requests: readonly WireKeepAliveRequest[];
+}
+
+/** `latch.v1.KeepAliveBatchResponse`. */
+export interface WireKeepAliveBatchResponse {
+  readonly responses: readonly WireKeepAliveResponse[];
+}
+
 /** `latch.v1.CloseSessionRequest`. */
 export interface WireCloseSessionRequest {
   readonly sessionId: string;

@@ -3,7 +3,9 @@
  * thrown LatchError into its gRPC status (grpc-errors.ts), and counts calls by method and code.
  * Lock operations also arrive multiplexed on Locks.Stream; each one runs through the same
  * `runCall` as its unary twin (authorization, handler, metrics, error mapping) and its answer or
- * CallError goes back on the stream with its call_id.
+ * CallError goes back on the stream with its call_id. Keepalives of many sessions arrive batched on
+ * Sessions.KeepAliveBatch; each runs through the service's same `keepAlive` as on Sessions.KeepAlive,
+ * and the answers ready in one turn go back together.
  */
 import {
   Server,
@@ -18,16 +20,20 @@ import {
   type ServiceClientConstructor,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { LatchError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { loadProto } from '../common/proto.js';
 import { callErrorOf, callStatus, invalidArgument, serviceErrorOf, toServiceError, type CallStatus } from './grpc-errors.js';
-import type { CallCancellation, LatchService } from './latch-service.js';
+import { wireId, type CallCancellation, type KeepAliveAnswer, type LatchService } from './latch-service.js';
 
 /** Max bytes of one client request (names ≤ 256 B, values ≤ 4 KiB: this leaves ample room). */
 export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
 
 /** Most calls pending at once on one Locks.Stream; the excess gets CallError RESOURCE_EXHAUSTED. */
 export const MAX_PENDING_PER_LOCK_STREAM = 1024;
+
+/** Most requests in one KeepAliveBatchRequest (a bigger batch ends the stream with INVALID_ARGUMENT), and most answers the server puts in one KeepAliveBatchResponse. */
+export const MAX_KEEPALIVE_BATCH = 4096;
 
 /** What a handler gets besides its request. */
 interface CallContext {
@@ -199,6 +205,86 @@ function serveLockStream(call: ServerDuplexStream<LockStreamRequest, unknown>, o
   call.on('error', finish);
 }
 
+interface KeepAliveBatchRequest {
+  readonly requests?: readonly { readonly sessionId?: string; readonly nonce?: string }[];
+}
+
+/** The errors that say one session is gone: on a batch they become that session's `expired: true` answer, not the stream's end. */
+function sessionGone(err: unknown): boolean {
+  return err instanceof LatchError && (err.code === 'SESSION_EXPIRED' || err.code === 'SESSION_NOT_FOUND');
+}
+
+/**
+ * Serves one Sessions.KeepAliveBatch (proto/latch.proto, KeepAliveBatchRequest), authorized at its
+ * opening as KeepAlive is. Every request runs through `service.keepAlive`, the code KeepAlive runs;
+ * the answers that resolve in one turn of the event loop are written as one KeepAliveBatchResponse
+ * on the next (setImmediate), so a request waiting for a RenewSession commit goes out in a later
+ * batch. A session that is gone (SESSION_EXPIRED / SESSION_NOT_FOUND from its RenewSession) gets
+ * `expired: true`, which is what the client does with that error on KeepAlive; any other failure
+ * (a malformed id, NOT_LEADER, LEADERSHIP_LOST, …) ends the stream with its status, as it ends a
+ * KeepAlive stream. The end of the stream, or the server's shutdown, drops unsent answers.
+ */
+function serveKeepAliveBatch(call: ServerDuplexStream<KeepAliveBatchRequest, unknown>, service: LatchService, log: Logger): void {
+  let open = true;
+  let ready: KeepAliveAnswer[] = [];
+  let flushQueued = false;
+  const finish = (): boolean => {
+    if (!open) return false;
+    open = false;
+    ready = [];
+    untrack();
+    return true;
+  };
+  const untrack = service.trackKeepAliveStream('KeepAliveBatch', {
+    end: () => {
+      if (finish()) call.end();
+    },
+  });
+  const fail = (err: unknown): void => {
+    if (finish()) call.emit('error', toServiceError(err));
+  };
+  const flush = (): void => {
+    flushQueued = false;
+    if (!open) return;
+    const out = ready;
+    ready = [];
+    try {
+      for (let i = 0; i < out.length; i += MAX_KEEPALIVE_BATCH) call.write({ responses: out.slice(i, i + MAX_KEEPALIVE_BATCH) });
+    } catch (err) {
+      log.warn({ err }, 'keepalive batch write failed; ending the stream');
+      fail(err);
+    }
+  };
+  const answer = (res: KeepAliveAnswer): void => {
+    if (!open) return;
+    ready.push(res);
+    if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(flush);
+    }
+  };
+  call.on('data', (msg: KeepAliveBatchRequest) => {
+    if (!open) return;
+    const reqs = msg.requests ?? [];
+    if (reqs.length > MAX_KEEPALIVE_BATCH) {
+      fail(invalidArgument('requests', `a KeepAliveBatchRequest carries at most ${MAX_KEEPALIVE_BATCH} requests, got ${reqs.length}; split it`));
+      return;
+    }
+    for (const req of reqs) {
+      service.keepAlive(req).then(answer, (err: unknown) => {
+        if (sessionGone(err)) answer({ sessionId: String(wireId('session_id', req.sessionId)), nonce: req.nonce ?? '0', ttlMs: 0, expired: true });
+        else fail(err);
+      });
+    }
+  });
+  call.on('end', () => {
+    if (finish()) call.end();
+  });
+  call.on('cancelled', finish);
+  call.on('error', finish);
+  call.on('close', finish);
+}
+
 /** Starts the client gRPC server on host:port. */
 export async function startClientServer(service: LatchService, listen: string, logger: Logger, opts: ClientServerOptions = {}): Promise<Server> {
   const log = logger.child({ component: 'client-api' });
@@ -212,12 +298,12 @@ export async function startClientServer(service: LatchService, listen: string, l
   });
   const run: Run = (op, req, auth, ctx) => runCall(service, log, opts.authorize, op, req, auth, ctx);
   const u = (method: string, fn: Handler) => unary({ method, fn }, run);
-  /** A stream handler behind the same check (on the opening request and metadata). */
+  /** A stream handler behind the same check (on the opening request and metadata), as `access` when given. */
   const guard =
-    <C extends ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>>(method: string, fn: (call: C) => void) =>
+    <C extends ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>>(method: string, fn: (call: C) => void, access = method) =>
     (call: C): void => {
       try {
-        opts.authorize?.(method, authorization(call), 'request' in call ? call.request : undefined);
+        opts.authorize?.(access, authorization(call), 'request' in call ? call.request : undefined);
       } catch (err) {
         const se = toServiceError(err);
         service.countCall(method, GrpcCode[se.code ?? GrpcCode.UNKNOWN] ?? 'UNKNOWN');
@@ -243,6 +329,8 @@ export async function startClientServer(service: LatchService, listen: string, l
     close: u('Sessions.Close', (req) => service.closeSession(req)),
     list: u('Sessions.List', () => service.listSessions()),
     keepAlive: guard('Sessions.KeepAlive', (call: ServerDuplexStream<unknown, unknown>) => service.keepAliveStream(call)),
+    // The same access as KeepAlive, checked once at the opening as for KeepAlive.
+    keepAliveBatch: guard('Sessions.KeepAliveBatch', (call: ServerDuplexStream<KeepAliveBatchRequest, unknown>) => serveKeepAliveBatch(call, service, log), 'Sessions.KeepAlive'),
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Locks'), {

@@ -50,6 +50,14 @@ export interface CallCancellation {
   on(event: 'cancelled', listener: () => void): unknown;
 }
 
+/** A `latch.v1.KeepAliveResponse` as the service writes it. */
+export interface KeepAliveAnswer {
+  readonly sessionId: string;
+  readonly nonce: string;
+  readonly ttlMs: number;
+  readonly expired: boolean;
+}
+
 /** Converts a wire uint64 (decimal string) to a safe-integer id, or throws INVALID_ARGUMENT naming the field. */
 export function wireId(field: string, v: unknown, required = true): number {
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v : '';
@@ -118,6 +126,7 @@ export class LatchService {
     this.log = logger.child({ component: 'lock-service' });
     this.stateMachine = new LockFsm({ maxWaitersPerLock: config.maxWaitersPerLock }, this.log);
     this.metrics = new Metrics();
+    for (const rpc of ['KeepAlive', 'KeepAliveBatch']) this.metrics.keepAliveStreams.set({ rpc }, 0);
     this.stateMachine.onApply((out, entry) => this.onApply(out, entry.index));
   }
 
@@ -348,32 +357,60 @@ export class LatchService {
     };
   }
 
-  /** Sessions.KeepAlive: each request is answered once the lease is safely extended. */
+  /**
+   * One keepalive, as both Sessions.KeepAlive and Sessions.KeepAliveBatch run it (authorized by the
+   * caller): resolves with its KeepAliveResponse once the lease is safely extended (after a
+   * RenewSession commits if the log marks the session lapsed), `expired: true` for a session the
+   * leader no longer tracks. Throws INVALID_ARGUMENT for a malformed id, NOT_LEADER off the leader,
+   * and whatever a RenewSession proposal fails with (e.g. SESSION_EXPIRED, LEADERSHIP_LOST).
+   */
+  async keepAlive(req: { sessionId?: string; nonce?: string }): Promise<KeepAliveAnswer> {
+    const sessionId = wireId('session_id', req.sessionId);
+    const duties = await this.readyDuties();
+    const ttl = await duties.keepalive(sessionId);
+    this.metrics.keepalives.inc();
+    return { sessionId: String(sessionId), nonce: req.nonce ?? '0', ttlMs: ttl ?? 0, expired: ttl === null };
+  }
+
+  /** Sessions.KeepAlive: each request is answered once the lease is safely extended; any failure ends the stream. */
   keepAliveStream(call: ServerDuplexStream<unknown, unknown>): void {
-    const handle = { end: () => call.end() };
-    this.streams.add(handle);
+    const untrack = this.trackKeepAliveStream('KeepAlive', { end: () => call.end() });
     let failed = false;
     const fail = (err: unknown): void => {
       if (failed) return;
       failed = true;
+      untrack();
       call.emit('error', toServiceError(err));
     };
     call.on('data', (req: { sessionId?: string; nonce?: string }) => {
       if (failed) return;
-      void (async () => {
-        const sessionId = wireId('session_id', req.sessionId);
-        const duties = await this.readyDuties();
-        const ttl = await duties.keepalive(sessionId);
-        this.metrics.keepalives.inc();
-        call.write({ sessionId: String(sessionId), nonce: req.nonce ?? '0', ttlMs: ttl ?? 0, expired: ttl === null });
-      })().catch(fail);
+      this.keepAlive(req)
+        .then((res) => call.write(res))
+        .catch(fail);
     });
     call.on('end', () => {
-      this.streams.delete(handle);
+      untrack();
       if (!failed) call.end();
     });
-    call.on('error', () => this.streams.delete(handle));
-    call.on('cancelled', () => this.streams.delete(handle));
+    call.on('error', untrack);
+    call.on('cancelled', untrack);
+    call.on('close', untrack);
+  }
+
+  /**
+   * Registers an open Sessions.KeepAlive or KeepAliveBatch stream: `close` ends it (shutdown) and the
+   * `latch_keepalive_streams` gauge counts it. Returns the unregister function (idempotent).
+   */
+  trackKeepAliveStream(rpc: 'KeepAlive' | 'KeepAliveBatch', handle: { end(): void }): () => void {
+    const untrack = this.trackStream(handle);
+    this.metrics.keepAliveStreams.inc({ rpc });
+    let tracked = true;
+    return () => {
+      if (!tracked) return;
+      tracked = false;
+      untrack();
+      this.metrics.keepAliveStreams.dec({ rpc });
+    };
   }
 
   // ---------- API: locks ----------

@@ -15,6 +15,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly rpcs = new Counter({ name: 'latch_rpcs_total', help: 'Client RPCs by method and gRPC code', labelNames: ['method', 'code'], registers: [this.registry] });
   readonly keepalives = new Counter({ name: 'latch_keepalives_total', help: 'Keepalives acknowledged', registers: [this.registry] });
+  readonly keepAliveStreams = new Gauge({ name: 'latch_keepalive_streams', help: 'Open keepalive streams by RPC (the SDK keeps one KeepAliveBatch per connection)', labelNames: ['rpc'], registers: [this.registry] });
   readonly leaderChanges = new Counter({ name: 'latch_leader_changes_total', help: 'Changes of the known leader seen by this node', registers: [this.registry] });
   readonly proposalSeconds = new Histogram({ name: 'latch_proposal_duration_seconds', help: 'Proposal to apply on the leader, by outcome', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly fsyncSeconds = new Histogram({ name: 'latch_fsync_duration_seconds', help: 'Durable (fsynced) storage writes', labelNames: ['op'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
