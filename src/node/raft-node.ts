@@ -425,7 +425,10 @@ export class RaftNode<R = unknown> {
     this.busy = true;
     const rd = this.core.ready();
     try {
-      if (rd.softState) this.onSoftState(rd.softState);
+      // With a snapshot, roles change first (its restore fails what it replaces); otherwise after
+      // this Ready's committed entries are applied, so a proposal committed by the Ready that
+      // also steps the leader down (a leader removing itself) gets its result, not LEADERSHIP_LOST.
+      if (rd.softState && rd.snapshot) this.onSoftState(rd.softState);
       for (const e of rd.entries) this.noteConfEntry(e);
       // Leader's AppendEntries go out while its own write is in flight (DESIGN §2).
       if (rd.messages.length > 0) this.transport.send(rd.messages);
@@ -441,6 +444,7 @@ export class RaftNode<R = unknown> {
       // flight; after a snapshot from the leader they must wait for it to be restored.
       try {
         if (!rd.snapshot) this.applyEntries(rd.committedEntries);
+        if (rd.softState && !rd.snapshot) this.onSoftState(rd.softState);
       } catch (err) {
         await saving?.catch(() => undefined);
         throw err;

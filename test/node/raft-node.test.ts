@@ -178,6 +178,18 @@ describe('RaftNode', () => {
     expect(w2.node.memberList().find((m) => m.id === gone)).toEqual(back);
   });
 
+  it('answers a leader that removes itself with success once the removal commits', async () => {
+    h = new Harness();
+    await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));
+    const l = await h.leader();
+    const self = l.node.leader!;
+    await expect(l.node.proposeConfChange({ type: 'remove', node: self })).resolves.toBeUndefined();
+    const rest = [...h.live.values()].filter((m) => m !== l);
+    await h.until(() => rest.some((m) => m.node.isLeader), 'a new leader among the others');
+    const next = rest.find((m) => m.node.isLeader)!;
+    expect(next.node.status().confState.voters).not.toContain(self);
+  });
+
   it('keeps every acknowledged proposal across a crash of all nodes', async () => {
     h = new Harness();
     await Promise.all(['n1', 'n2', 'n3'].map((id) => h.start(id)));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { until } from './net-helpers.js';
 /** A stand-in node: serves `/status` on 127.0.0.1, prints a line, and exits with code 3 on `/crash`. */
 const FAKE_NODE = `
 const [id, port, role] = process.argv.slice(1);
-console.log('fake node', id, 'up');
+console.log('fake node', id, 'up', 'extra args:', process.argv.slice(4).join(' ') || 'none');
 require('node:http').createServer((req, res) => {
   if (req.url === '/crash') { res.end('bye'); setTimeout(() => process.exit(3), 10); return; }
   res.setHeader('content-type', 'application/json');
@@ -36,6 +36,7 @@ async function fakeCluster(crashes: NodeExit[]): Promise<{ cluster: Cluster; spe
     httpAddress: `127.0.0.1:${ports[i]}`,
     clientAddress: `127.0.0.1:${ports[i]}`,
     logFile: join(dir, `${id}.log`),
+    dataDir: join(dir, `data-${id}`),
   }));
   const cluster = new Cluster(specs, { clock: new MonoClock(), onCrash: (e) => crashes.push(e) });
   clusters.push(cluster);
@@ -96,5 +97,25 @@ describe('Cluster', () => {
     expect(cluster.ids.map((id) => cluster.state(id))).toEqual(['stopped', 'stopped', 'stopped']);
     expect(cluster.exits()).toHaveLength(3);
     expect(cluster.exits().every((e) => e.expected && e.signal === 'SIGKILL')).toBe(true);
+  });
+
+  it('wipes a stopped node only, and starts a node given a cluster to join with --join from then on', async () => {
+    const { cluster, specs } = await fakeCluster([]);
+    const dataDir = specs[1]!.dataDir!;
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'state'), 'old');
+    expect(() => cluster.wipe('n2')).toThrow(/running/);
+    await cluster.kill('n2');
+    cluster.wipe('n2');
+    expect(existsSync(dataDir)).toBe(false);
+    cluster.setJoin('n2', 'c0ffee');
+    expect(cluster.joinOf('n2')).toBe('c0ffee');
+    await cluster.start('n2');
+    await cluster.kill('n2');
+    await cluster.start('n2');
+    const lines = readFileSync(specs[1]!.logFile, 'utf8').trim().split('\n');
+    expect(lines).toEqual(['fake node n2 up extra args: none', 'fake node n2 up extra args: --join c0ffee', 'fake node n2 up extra args: --join c0ffee']);
+    expect(readFileSync(specs[0]!.logFile, 'utf8').trim()).toBe('fake node n1 up extra args: none');
+    expect(cluster.joinOf('n1')).toBeUndefined();
   });
 });

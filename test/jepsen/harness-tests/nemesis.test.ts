@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/common/clock.js';
+import { LatchError, type ErrorCode } from '../../../src/common/errors.js';
 import { SeededRng } from '../../../src/common/rng.js';
 import type { NodeState } from '../harness/cluster.js';
+import type { MemberView, MembershipControl } from '../harness/membership.js';
 import { Nemesis, type NemesisCluster } from '../harness/nemesis.js';
 import type { Applied, Network, NodeLaunch, PartitionStyle } from '../harness/network.js';
 import { lostLinks, type Partition } from '../harness/partitions.js';
@@ -44,6 +46,76 @@ class FakeCluster implements NemesisCluster {
   waitForLeader(): Promise<string | undefined> {
     return this.leader();
   }
+  wipe(id: string): void {
+    if (this.state(id) !== 'stopped') throw new Error(`wipe ${id} while running`);
+    this.actions.push(`wipe ${id}`);
+  }
+  setJoin(id: string, clusterId: string): void {
+    this.actions.push(`join ${id} ${clusterId}`);
+  }
+}
+
+/**
+ * The Admin service of a fake cluster: a configuration that changes one server at a time. A
+ * removed leader answers LEADERSHIP_LOST (the change took effect), as the real one does; a
+ * promotion is PROPOSAL_DROPPED while the learner is not running and for the first `lagging`
+ * attempts; `refuse` makes the next calls of a method fail with a code and change nothing.
+ * With `stallRemovals`, a removal is appended but never commits (the leader lost its quorum):
+ * the call ends in LEADERSHIP_LOST, MemberList already leaves the node out (as the real one
+ * does), and every later change is refused with CONF_CHANGE_IN_PROGRESS.
+ */
+class FakeMembership implements MembershipControl {
+  voters: string[];
+  learners: string[] = [];
+  readonly calls: string[] = [];
+  lagging = 0;
+  stallRemovals = false;
+  uncommitted: string | undefined;
+  readonly refuse = new Map<string, ErrorCode[]>();
+  constructor(private readonly cluster: FakeCluster) {
+    this.voters = [...cluster.ids];
+  }
+  private refused(method: string): void {
+    const code = this.refuse.get(method)?.shift();
+    if (code !== undefined) throw new LatchError(code, `${method} refused`);
+  }
+  list(): Promise<MemberView> {
+    const voters = this.voters.filter((x) => x !== this.uncommitted);
+    return Promise.resolve({ clusterId: 'cid', leader: this.cluster.currentLeader ?? '', voters, learners: [...this.learners] });
+  }
+  addLearner(id: string, address: { peer: string; client: string }): Promise<void> {
+    this.calls.push(`add-learner ${id} ${address.peer}`);
+    this.refused('add');
+    if (this.voters.includes(id) || this.learners.includes(id)) return Promise.reject(new LatchError('INVALID_ARGUMENT', `${id} is already a member`));
+    this.learners.push(id);
+    return Promise.resolve();
+  }
+  promote(id: string): Promise<void> {
+    this.calls.push(`promote ${id}`);
+    this.refused('promote');
+    if (!this.learners.includes(id)) return Promise.reject(new LatchError('INVALID_ARGUMENT', `${id} is not a learner`));
+    if (this.cluster.state(id) !== 'running' || this.lagging-- > 0) return Promise.reject(new LatchError('PROPOSAL_DROPPED', `learner ${id} has not caught up`));
+    this.learners = this.learners.filter((x) => x !== id);
+    this.voters.push(id);
+    return Promise.resolve();
+  }
+  remove(id: string): Promise<void> {
+    this.calls.push(`remove ${id}`);
+    this.refused('remove');
+    if (this.uncommitted !== undefined) return Promise.reject(new LatchError('CONF_CHANGE_IN_PROGRESS', 'membership change at index 9 is not yet committed'));
+    if (this.stallRemovals) {
+      this.uncommitted = id;
+      return Promise.reject(new LatchError('LEADERSHIP_LOST', 'leadership changed before the request committed'));
+    }
+    if (!this.voters.includes(id)) return Promise.reject(new LatchError('INVALID_ARGUMENT', `${id} is not a member`));
+    this.voters = this.voters.filter((x) => x !== id);
+    if (this.cluster.currentLeader === id) {
+      this.cluster.currentLeader = this.voters[0];
+      return Promise.reject(new LatchError('LEADERSHIP_LOST', 'leadership changed before the request committed'));
+    }
+    return Promise.resolve();
+  }
+  close(): void {}
 }
 
 /** A network that records partitions; `oneWay: false` refuses one-way loss like the namespace network. */
@@ -55,6 +127,9 @@ class FakeNetwork implements Network {
   constructor(private readonly oneWay = true) {}
   launch(): NodeLaunch {
     throw new Error('not used');
+  }
+  memberAddress(id: string): { peer: string; client: string } {
+    return { peer: `proxy-into-${id}`, client: `client-${id}` };
   }
   partition(p: Partition, style: PartitionStyle): Promise<Applied> {
     if (p.type === 'one-way' && !this.oneWay) return Promise.resolve({ ok: false, reason: 'no one-way here' });
@@ -83,13 +158,27 @@ function episode(spec: EpisodeSpec, id = 1): Episode {
   return { id, spec, startAt: 0, healAt: 1_000 };
 }
 
-function setup(leader: string | undefined = 'n2', oneWay = true) {
+function setup(leader: string | undefined = 'n2', oneWay = true, withMembership = false) {
   const cluster = new FakeCluster(leader);
   const network = new FakeNetwork(oneWay);
   const clock = new ManualClock();
   const lines: string[] = [];
-  const nemesis = new Nemesis({ cluster, network, rng: new SeededRng(1), clock, log: (l) => lines.push(l) });
-  return { cluster, network, clock, nemesis, lines };
+  const membership = new FakeMembership(cluster);
+  const nemesis = new Nemesis({
+    cluster,
+    network,
+    rng: new SeededRng(1),
+    clock,
+    log: (l) => lines.push(l),
+    ...(withMembership ? { membership } : {}),
+    membershipTimeoutMs: 20_000,
+    // Retries wait on the manual clock: no real time passes.
+    sleep: (ms) => {
+      clock.advance(ms);
+      return Promise.resolve();
+    },
+  });
+  return { cluster, network, clock, nemesis, lines, membership };
 }
 
 describe('Nemesis', () => {
@@ -156,5 +245,134 @@ describe('Nemesis', () => {
     expect(cluster.ids.map((id) => cluster.state(id))).toEqual(['running', 'running', 'running']);
     expect(network.heals).toBe(1);
     expect(nemesis.events()[0]?.healedAt).toBe(500);
+  });
+});
+
+describe('Nemesis: membership', () => {
+  it('removes the leader and stops it; the heal wipes it, restarts it with --join, adds it as a learner and promotes it once caught up', async () => {
+    const { cluster, membership, nemesis, clock } = setup('n2', true, true);
+    membership.lagging = 2;
+    const e = episode({ kind: 'membership', target: 'leader' });
+    await nemesis.start(e);
+    // The removal answered LEADERSHIP_LOST (the leader stepped down): a second call settled it.
+    expect(membership.calls).toEqual(['remove n2', 'remove n2']);
+    expect(cluster.actions).toEqual(['SIGTERM n2']);
+    expect(nemesis.events()[0]).toMatchObject({ kind: 'membership', skipped: false });
+    expect(nemesis.events()[0]?.description).toBe(
+      'removed n2 (leader) from the configuration and stopped it; voters n1,n3 (the call answered LEADERSHIP_LOST, then "not a member": committed)',
+    );
+    // Held down: not revived from its old data.
+    await nemesis.reviveCrashed();
+    expect(cluster.state('n2')).toBe('stopped');
+    clock.advance(5_000);
+    await nemesis.heal(e);
+    expect(cluster.actions).toEqual(['SIGTERM n2', 'wipe n2', 'join n2 cid', 'start n2']);
+    // The restore confirms the removal is committed before it throws n2's data away.
+    expect(membership.calls).toEqual(['remove n2', 'remove n2', 'remove n2', 'add-learner n2 proxy-into-n2', 'promote n2', 'promote n2', 'promote n2']);
+    expect(membership.voters).toEqual(['n1', 'n3', 'n2']);
+    expect(membership.learners).toEqual([]);
+    const ev = nemesis.events()[0]!;
+    expect(ev.healError).toBeNull();
+    expect(ev.healDescription).toMatch(/^rejoined n2 \(wiped, --join, learner, promoted after 0\.5 s\); voters n1,n3,n2$/);
+    // Started at 0, the start's retry took 250 ms, the heal 5 000 later, and two retries of the promotion.
+    expect(ev.healedAt).toBe(5_750);
+    expect(nemesis.membershipAfterHeal()).toMatchObject({ ok: true });
+  });
+
+  it('removes a random voter when asked to', async () => {
+    const { cluster, membership, nemesis } = setup('n2', true, true);
+    await nemesis.start(episode({ kind: 'membership', target: 'random' }));
+    const removed = membership.calls[0]!.split(' ')[1]!;
+    expect(cluster.ids).toContain(removed);
+    expect(membership.voters).not.toContain(removed);
+    expect(cluster.state(removed)).toBe('stopped');
+  });
+
+  it('retries a removal while another change is pending', async () => {
+    const { membership, nemesis } = setup('n2', true, true);
+    membership.refuse.set('remove', ['CONF_CHANGE_IN_PROGRESS', 'NO_QUORUM']);
+    await nemesis.start(episode({ kind: 'membership', target: 'leader' }));
+    expect(membership.calls).toEqual(['remove n2', 'remove n2', 'remove n2', 'remove n2']);
+    expect(nemesis.events()[0]?.skipped).toBe(false);
+    expect(nemesis.events()[0]?.description).toMatch(/\(the call answered CONF_CHANGE_IN_PROGRESS, NO_QUORUM, LEADERSHIP_LOST, then "not a member": committed\)$/);
+  });
+
+  it('a refused removal is a failed episode that stops nothing', async () => {
+    const { cluster, membership, nemesis } = setup('n2', true, true);
+    membership.refuse.set('remove', ['INVALID_ARGUMENT']);
+    await nemesis.start(episode({ kind: 'membership', target: 'leader' }));
+    expect(nemesis.events()[0]).toMatchObject({ skipped: true, description: 'failed: remove refused' });
+    expect(cluster.actions).toEqual([]);
+    expect(membership.voters).toEqual(['n1', 'n2', 'n3']);
+  });
+
+  it('never restarts a removed node from its old data: rolling restarts pass it by, healAll rejoins it', async () => {
+    const { cluster, membership, nemesis, lines } = setup('n1', true, true);
+    const e = episode({ kind: 'membership', target: 'leader' }, 1);
+    await nemesis.start(e);
+    expect(cluster.state('n1')).toBe('stopped');
+    // The episode is cut off by the end of the run: no heal, only healAll.
+    await nemesis.healAll();
+    expect(cluster.actions).toEqual(['SIGTERM n1', 'wipe n1', 'join n1 cid', 'start n1']);
+    expect(lines).toContain('not restarting n1: it was removed from the configuration and must rejoin');
+    expect(membership.voters.sort()).toEqual(['n1', 'n2', 'n3']);
+    expect(nemesis.events()[0]?.healDescription).toMatch(/^\(at the end\) rejoined n1/);
+  });
+
+  it('re-adds a node whose MemberAdd outcome was unknown without wiping it twice', async () => {
+    const { cluster, membership, nemesis } = setup('n2', true, true);
+    const e = episode({ kind: 'membership', target: 'random' });
+    await nemesis.start(e);
+    const id = membership.calls[0]!.split(' ')[1]!;
+    membership.refuse.set('add', ['LEADERSHIP_LOST']);
+    await nemesis.heal(e);
+    expect(cluster.actions.filter((a) => a.startsWith('wipe'))).toEqual([`wipe ${id}`]);
+    expect(membership.calls.filter((c) => c.startsWith('add-learner'))).toHaveLength(2);
+    expect(membership.voters).toContain(id);
+  });
+
+  it('reports a heal that could not promote the learner in time', async () => {
+    const { membership, nemesis } = setup('n2', true, true);
+    membership.lagging = Number.POSITIVE_INFINITY;
+    const e = episode({ kind: 'membership', target: 'leader' });
+    await nemesis.start(e);
+    await nemesis.heal(e);
+    const ev = nemesis.events()[0]!;
+    expect(ev.healDescription).toBeNull();
+    expect(ev.healError).toMatch(/not restored within 20 s \(n2: PROPOSAL_DROPPED\); voters n1,n3, learners n2/);
+    expect(nemesis.membershipAfterHeal()?.ok).toBe(false);
+  });
+
+  it('finishes an earlier restore before removing another voter', async () => {
+    const { cluster, membership, nemesis } = setup('n2', true, true);
+    membership.voters = ['n1', 'n2'];
+    membership.learners = ['n3'];
+    await nemesis.start(episode({ kind: 'membership', target: 'leader' }));
+    expect(membership.calls).toEqual(['promote n3', 'remove n2', 'remove n2']);
+    expect(membership.voters).toEqual(['n1', 'n3']);
+    expect(cluster.state('n3')).toBe('running');
+  });
+
+  it('never wipes a node whose removal is not committed, even when MemberList leaves it out', async () => {
+    const { cluster, membership, nemesis } = setup('n2', true, true);
+    membership.stallRemovals = true;
+    const e = episode({ kind: 'membership', target: 'leader' });
+    await nemesis.start(e);
+    // The removal never committed: the episode failed after its 15 s and stopped nothing.
+    expect(nemesis.events()[0]).toMatchObject({ skipped: true, description: 'failed: membership change at index 9 is not yet committed' });
+    expect(membership.calls.length).toBeGreaterThan(10);
+    await nemesis.heal(e);
+    expect(cluster.actions).toEqual([]);
+    expect(cluster.ids.map((id) => cluster.state(id))).toEqual(['running', 'running', 'running']);
+    expect(nemesis.events()[0]?.healError).toMatch(/not restored within 20 s \(n2: CONF_CHANGE_IN_PROGRESS\); voters n1,n3$/);
+  });
+
+  it('is skipped without an Admin client', async () => {
+    const { cluster, nemesis } = setup('n2');
+    await nemesis.start(episode({ kind: 'membership', target: 'leader' }));
+    expect(nemesis.events()[0]).toMatchObject({ skipped: true, description: 'skipped: no Admin client (membership changes are not enabled)' });
+    expect(cluster.actions).toEqual([]);
+    await nemesis.healAll();
+    expect(nemesis.membershipAfterHeal()).toBeUndefined();
   });
 });

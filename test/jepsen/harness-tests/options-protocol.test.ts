@@ -35,6 +35,12 @@ describe('parseArgs', () => {
     expect(o).toMatchObject({ timeMs: 120_000, nemeses: ['kill', 'pause', 'partition'], clients: 8, workload: 'sessions', nodes: 5, seed: 7, netns: true, quiet: true, checkTimeoutMs: 2_500 });
   });
 
+  it('gives the checker twice the run time by default, at least 60 s, and --check-timeout wins', () => {
+    expect(options(['--time', '20']).checkTimeoutMs).toBe(60_000);
+    expect(options(['--time', '600']).checkTimeoutMs).toBe(1_200_000);
+    expect(options(['--time', '600', '--check-timeout', '30']).checkTimeoutMs).toBe(30_000);
+  });
+
   it('answers --help, and --recheck with the options of the run to check', () => {
     expect(parseArgs(['--help']).type).toBe('help');
     const r = parseArgs(['--recheck', 'h.jsonl', '--workload', 'election', '--lock-delay', '500'], () => 1);
@@ -57,6 +63,9 @@ describe('parseArgs', () => {
 
   it('parses nemesis lists, all and none, without duplicates', () => {
     expect(parseNemeses('all')).toEqual([...NEMESES]);
+    expect(parseNemeses('all')).toEqual(['kill', 'pause', 'partition', 'rolling-restart', 'slow', 'membership']);
+    expect(parseNemeses(undefined)).toEqual(['kill', 'pause', 'partition', 'rolling-restart', 'membership']);
+    expect(parseNemeses('membership,kill')).toEqual(['membership', 'kill']);
     expect(parseNemeses('none')).toEqual([]);
     expect(parseNemeses('kill, kill,slow')).toEqual(['kill', 'slow']);
     expect(() => parseNemeses('kill,teleport')).toThrow(/unknown kind "teleport"/);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LinkFaultTable, blackhole, delayed } from '../harness/link-faults.js';
 import { LinkProxy } from '../harness/proxy.js';
+import { ProxyNetwork } from '../harness/proxy-network.js';
 import { connectionOwner, findSocketInode } from '../harness/socket-owner.js';
 import { connectClient, startEchoServer, until, type EchoServer } from './net-helpers.js';
 
@@ -168,5 +169,18 @@ describe('socket owner lookup', () => {
     expect(owner).toBe(process.pid);
     expect(await connectionOwner(accepted.localPort!, accepted.remotePort!, [999_999_999])).toBeUndefined();
     c.socket.destroy();
+  });
+});
+
+describe('ProxyNetwork', () => {
+  it('announces a member through a proxy into it (the one its own address book names), with its own client address', async () => {
+    const net = await ProxyNetwork.create({ nodes: ['n1', 'n2', 'n3'] });
+    cleanups.push(() => net.close());
+    const a = net.memberAddress('n2');
+    expect(a.peer).toBe(net.proxy('n1', 'n2').address);
+    expect(a.client).toBe(net.launch('n2').clientAddress);
+    expect(net.launch('n2').initialCluster.split(',')).toContain(`n2=${a.peer}/${a.client}`);
+    expect(net.launch('n3').initialCluster.split(',')).not.toContain(`n2=${a.peer}/${a.client}`);
+    expect(() => net.memberAddress('n9')).toThrow(/unknown node n9/);
   });
 });

@@ -62,6 +62,11 @@ describe('latency plot', () => {
     expect(svg).not.toContain('NaN');
   });
 
+  it('shades membership windows in a colour of their own', () => {
+    const svg = renderLatencyPlot({ title: 't', toMs: 30_000, points: [], windows: [{ from: 5_000, to: 9_000, kind: 'membership', label: 'removed n2' }] });
+    expect(svg).toMatch(/<rect [^>]*fill="#393b79" fill-opacity="0.13"><title>removed n2<\/title>/);
+  });
+
   it('thins ok marks beyond the limit but keeps failures', () => {
     const points = Array.from({ length: 100 }, (_, i) => ({ f: 'enter', outcome: i % 10 === 0 ? ('fail' as const) : ('ok' as const), at: i * 10, latencyMs: 1 + i }));
     const svg = renderLatencyPlot({ title: 't', toMs: 1_000, points, windows: [], maxOkPoints: 30 });
@@ -96,8 +101,24 @@ describe('report', () => {
     network: { kind: 'proxy', stats: { accepted: 3 } },
     ops: stats.byFunction(),
     totals: stats.totals(),
-    nemesis: [{ episode: 1, kind: 'kill', planned: 'kill leader', description: 'SIGKILL n1 (leader)', startedAt: 3_000, healedAt: 9_000, skipped: false }],
+    nemesis: [
+      { episode: 1, kind: 'kill', planned: 'kill leader', description: 'SIGKILL n1 (leader)', startedAt: 3_000, healedAt: 9_000, skipped: false, healDescription: null, healError: null },
+      {
+        episode: 2,
+        kind: 'membership',
+        planned: 'membership remove leader',
+        description: 'removed n2 (leader) from the configuration and stopped it; voters n1,n3',
+        startedAt: 12_000,
+        healedAt: 20_000,
+        skipped: false,
+        healDescription: 'rejoined n2 (wiped, --join, learner, promoted after 2.0 s); voters n1,n3,n2',
+        healError: null,
+      },
+      { episode: 3, kind: 'membership', planned: 'membership remove random', description: 'removed n3 from the configuration and stopped it', startedAt: 25_000, healedAt: 40_000, skipped: false, healDescription: null, healError: 'not restored within 60 s' },
+    ],
     crashes: [],
+    membership: 'voters n1,n3,n2 (every node a voter)',
+    leaderAfterHeal: 'n3',
     clientKills: 2,
     handovers: [{ name: 'a', token: 3, killedAt: 100, lastProofAt: 90, nextGrantAt: 5_100 }],
     verdict: checkRun('mutex', [], { lockDelayMs: 0, checkTimeoutMs: 1_000, crashes: [], problems: [] }),
@@ -108,8 +129,13 @@ describe('report', () => {
     const text = renderReport(report);
     expect(text).toMatch(/enter\s+1\s+1\s+1/);
     expect(text).toMatch(/exit\s+0\s+0\s+1/);
-    expect(text).toContain('nemesis events: 1 (kill 1); client processes killed: 2');
+    expect(text).toContain('nemesis events: 3 (kill 1, membership 2); client processes killed: 2');
     expect(text).toContain('#1 3.0s-9.0s');
+    expect(text).toMatch(/#2 12\.0s-20\.0s\s+membership remove leader: removed n2 \(leader\).*\n\s+heal: rejoined n2 \(wiped/);
+    expect(text).toMatch(/#3 .*\n\s+!! heal failed: not restored within 60 s/);
+    expect(text).toContain('membership after the final heal: voters n1,n3,n2 (every node a voter)');
+    expect(text).toContain('leader after the final heal: n3');
+    expect(renderReport({ ...report, leaderAfterHeal: null })).toContain('leader after the final heal: NONE within 20 s (the cluster did not recover)');
     expect(text).toMatch(/check\s+checker\s+result\s+summary/);
     expect(text).toContain('linearizable: true');
     expect(text).toContain('verdict: PASS');

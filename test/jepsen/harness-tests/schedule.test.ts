@@ -58,6 +58,23 @@ describe('planSchedule', () => {
     expect(new Set(plan.map((e) => e.spec.kind))).toEqual(new Set(['kill', 'partition']));
   });
 
+  it('alternates membership episodes between the leader and a random voter', () => {
+    const plan = planSchedule({ ...base, durationMs: 300_000, kinds: ['membership'] }, new SeededRng(5));
+    expect(plan.length).toBeGreaterThanOrEqual(4);
+    expect(plan.map((e) => (e.spec.kind === 'membership' ? e.spec.target : undefined)).slice(0, 4)).toEqual(['leader', 'random', 'leader', 'random']);
+    expect(describeSpec(plan[0]!.spec)).toBe('membership remove leader');
+    expect(describeSpec(plan[1]!.spec)).toBe('membership remove random');
+  });
+
+  it('fits every kind into a 60 s run with the CI smoke settings, whatever the seed', () => {
+    expect(NEMESES).toContain('membership');
+    const smoke: ScheduleOptions = { ...base, durationMs: 60_000, faultMs: 3_000, quietMs: 2_000, pauseMs: 5_000, restartPerNodeMs: 3_000 };
+    for (let seed = 0; seed < 200; seed++) {
+      const plan = planSchedule(smoke, new SeededRng(seed));
+      expect(new Set(plan.map((e) => e.spec.kind)), `seed ${seed}`).toEqual(new Set(NEMESES));
+    }
+  });
+
   it('plans nothing without kinds, or when nothing fits', () => {
     expect(planSchedule({ ...base, kinds: [] }, new SeededRng(1))).toEqual([]);
     expect(planSchedule({ ...base, durationMs: 9_000, kinds: ['pause'], pauseMs: 20_000 }, new SeededRng(1))).toEqual([]);
@@ -94,7 +111,8 @@ describe('NemesisScheduler', () => {
     // The start took until 10 000 (e.g. a slow restart): the heal is 7 000 late.
     expect(s.next(10_000)).toMatchObject({ type: 'heal', episode: { id: 1 } });
     expect(s.delay).toBe(7_000);
-    // The quiet gap (1 000) is kept: episode 2 starts at 4 000 + 7 000.
+    // The heal was quick (the caller is back at once); the quiet gap (1 000) is kept: episode 2 starts at 4 000 + 7 000.
+    expect(s.next(10_000)).toBeUndefined();
     expect(s.next(10_999)).toBeUndefined();
     expect(s.next(11_000)).toMatchObject({ type: 'start', episode: { id: 2 } });
     expect(s.current?.id).toBe(2);
@@ -102,6 +120,18 @@ describe('NemesisScheduler', () => {
     expect(s.next(12_999)).toBeUndefined();
     expect(s.next(13_000)).toMatchObject({ type: 'heal', episode: { id: 2 } });
     expect(s.done).toBe(true);
+  });
+
+  it('runs the quiet gap after a heal from when the heal was done', () => {
+    const s = new NemesisScheduler(plan);
+    expect(s.next(1_000)?.type).toBe('start');
+    expect(s.next(3_000)).toMatchObject({ type: 'heal', episode: { id: 1 } });
+    expect(s.delay).toBe(0);
+    // The heal (e.g. a membership rejoin) took until 7 500: the 1 000 gap follows it.
+    expect(s.next(7_500)).toBeUndefined();
+    expect(s.delay).toBe(4_500);
+    expect(s.next(8_499)).toBeUndefined();
+    expect(s.next(8_500)).toMatchObject({ type: 'start', episode: { id: 2 } });
   });
 
   it('finish() heals the active episode and starts nothing more', () => {

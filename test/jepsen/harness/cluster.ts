@@ -5,7 +5,7 @@
  * as findings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import type { Clock } from '../../../src/common/clock.js';
 import { HarnessError } from './harness-error.js';
 import { agreedLeader, claimedLeader, parseNodeStatus, type NodeStatus } from './node-status.js';
@@ -22,6 +22,8 @@ export interface NodeSpec {
   readonly clientAddress: string;
   /** Where stdout and stderr are appended. */
   readonly logFile: string;
+  /** The node's data dir (what `wipe` deletes); without it the node cannot be wiped. */
+  readonly dataDir?: string;
 }
 
 /** What the harness last did to a node. */
@@ -63,6 +65,8 @@ export class Cluster {
   private readonly states = new Map<string, NodeState>();
   private readonly exitLog: NodeExit[] = [];
   private readonly specs: ReadonlyMap<string, NodeSpec>;
+  /** Cluster ids given to `setJoin`: such nodes start with `--join` from then on. */
+  private readonly joins = new Map<string, string>();
 
   constructor(
     specs: readonly NodeSpec[],
@@ -108,9 +112,10 @@ export class Cluster {
     const spec = this.spec(id);
     if (this.procs.has(id)) throw new HarnessError('PROCESS', `${id} is already running`);
     const fd = openSync(spec.logFile, 'a');
+    const join = this.joins.get(id);
     let child: ChildProcess;
     try {
-      child = spawn(spec.command, [...spec.args], { stdio: ['ignore', fd, fd] });
+      child = spawn(spec.command, [...spec.args, ...(join === undefined ? [] : ['--join', join])], { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -163,6 +168,29 @@ export class Cluster {
     const timer = setTimeout(() => signalPid(p.pid, 'SIGKILL'), graceMs);
     await p.exited;
     clearTimeout(timer);
+  }
+
+  /** Deletes a stopped node's data dir, so its next start begins empty (a node that must rejoin). */
+  wipe(id: string): void {
+    const spec = this.spec(id);
+    if (this.procs.has(id)) throw new HarnessError('PROCESS', `cannot wipe ${id}: it is running`);
+    if (spec.dataDir === undefined) throw new HarnessError('PROCESS', `cannot wipe ${id}: its spec names no data dir`);
+    rmSync(spec.dataDir, { recursive: true, force: true });
+  }
+
+  /**
+   * From now on, starts `id` with `--join CLUSTER_ID` (a node that was removed and re-added must
+   * never again start as a bootstrap member: with an empty log it would write the genesis
+   * configuration). `--join` is harmless on a restart from existing data.
+   */
+  setJoin(id: string, clusterId: string): void {
+    this.spec(id);
+    this.joins.set(id, clusterId);
+  }
+
+  /** The cluster id `id` joins with, if `setJoin` was called for it. */
+  joinOf(id: string): string | undefined {
+    return this.joins.get(id);
   }
 
   /** SIGSTOP: the node freezes, sockets and all. */

@@ -126,6 +126,11 @@ export class NetnsNetwork implements Network {
     };
   }
 
+  memberAddress(id: string): { readonly peer: string; readonly client: string } {
+    if (!this.nodes.includes(id)) throw new HarnessError('NETWORK', `unknown node ${id}`);
+    return { peer: `${this.addr(id)}:${PEER_PORT}`, client: `${this.addr(id)}:${CLIENT_PORT}` };
+  }
+
   async partition(p: Partition, _style: PartitionStyle): Promise<Applied> {
     await this.heal();
     switch (p.type) {

@@ -35,6 +35,12 @@ export interface Network {
   readonly nodes: readonly string[];
   /** How to launch node `id`. */
   launch(id: string): NodeLaunch;
+  /**
+   * The addresses node `id` is announced with when it is added to the cluster (Admin.MemberAdd):
+   * one peer address that every member then dials, so on the proxy network it names a proxy into
+   * `id` (connections through it still get the faults of their real link).
+   */
+  memberAddress(id: string): { readonly peer: string; readonly client: string };
   /** Applies a partition (replacing any current fault); `ok: false` when this network cannot. */
   partition(p: Partition, style: PartitionStyle): Promise<Applied>;
   /** Delays every peer link by `delayMs` in both directions; `ok: false` when unsupported. */

@@ -10,7 +10,7 @@ export const WORKLOADS = ['mutex', 'sequencer', 'election', 'sessions'] as const
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** The nemeses (`all` on the command line means every one). */
-export const NEMESES = ['kill', 'pause', 'partition', 'rolling-restart', 'slow'] as const;
+export const NEMESES = ['kill', 'pause', 'partition', 'rolling-restart', 'slow', 'membership'] as const;
 /** A nemesis kind. */
 export type NemesisKind = (typeof NEMESES)[number];
 
@@ -55,7 +55,7 @@ export const DEFAULT_OPTIONS: RunOptions = {
   nodes: 3,
   clients: 5,
   workload: 'mutex',
-  nemeses: ['kill', 'pause', 'partition', 'rolling-restart'],
+  nemeses: ['kill', 'pause', 'partition', 'rolling-restart', 'membership'],
   nemesisIntervalMs: 6_000,
   faultMs: 6_000,
   netns: false,
@@ -67,7 +67,7 @@ export const DEFAULT_OPTIONS: RunOptions = {
   heartbeatMs: 50,
   electionTimeoutMs: 500,
   snapshotThreshold: 500,
-  checkTimeoutMs: 60_000,
+  checkTimeoutMs: 120_000,
   progressEveryMs: 5_000,
   serverLogLevel: 'info',
   quiet: false,
@@ -81,8 +81,8 @@ export const USAGE = `usage: npm run jepsen -- [options]
   --nodes 3|5                 cluster size (default 3)
   --clients N                 client worker processes (default 5)
   --workload NAME             mutex | sequencer | election | sessions (default mutex)
-  --nemesis LIST              comma-separated: kill,pause,partition,rolling-restart,slow, or all, or none
-                              (default kill,pause,partition,rolling-restart)
+  --nemesis LIST              comma-separated: kill,pause,partition,rolling-restart,slow,membership,
+                              or all (every one), or none (default: all but slow)
   --nemesis-interval SECONDS  mean quiet time between faults (default 6)
   --fault-duration SECONDS    mean length of a fault (default 6)
   --netns                     run each node in its own network namespace (root only)
@@ -94,7 +94,7 @@ export const USAGE = `usage: npm run jepsen -- [options]
   --heartbeat MS              Raft heartbeat (default 50)
   --election-timeout MS       Raft election timeout (default 500)
   --snapshot-threshold N      entries between snapshots (default 500)
-  --check-timeout SECONDS     time budget of each linearizability check (default 60)
+  --check-timeout SECONDS     time budget of each linearizability check (default: 2 × --time, at least 60)
   --progress SECONDS          progress line period (default 5)
   --server-log-level LEVEL    server log level in the node logs (default info)
   --quiet                     no progress lines
@@ -188,8 +188,9 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number = ()
   if (plant !== 'none' && plant !== 'unfenced-register') throw bad(`--plant must be unfenced-register, got "${plant}"`);
   const results = given.get('results') ?? d.resultsDir;
   if (results.trim() === '') throw bad('--results must not be empty');
+  const timeMs = num('time', d.timeMs / 1000, 1, 86_400, 1000);
   const options: RunOptions = {
-    timeMs: num('time', d.timeMs / 1000, 1, 86_400, 1000),
+    timeMs,
     nodes,
     clients: int('clients', d.clients, 1, 64),
     workload: workload as WorkloadName,
@@ -205,7 +206,8 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number = ()
     heartbeatMs: heartbeat,
     electionTimeoutMs: election,
     snapshotThreshold: int('snapshot-threshold', d.snapshotThreshold, 1, 100_000_000),
-    checkTimeoutMs: num('check-timeout', d.checkTimeoutMs / 1000, 1, 86_400, 1000),
+    // A longer run records a longer history: by default the search gets twice the run's time.
+    checkTimeoutMs: given.has('check-timeout') ? num('check-timeout', d.checkTimeoutMs / 1000, 1, 86_400, 1000) : Math.max(60_000, 2 * timeMs),
     progressEveryMs: num('progress', d.progressEveryMs / 1000, 0.5, 3_600, 1000),
     serverLogLevel,
     quiet: given.has('quiet'),

@@ -29,7 +29,7 @@ const W = 1100;
 const H = 480;
 const M = { left: 70, right: 190, top: 40, bottom: 50 };
 const PALETTE = ['#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#17becf', '#bcbd22', '#7f7f7f', '#e377c2', '#ff7f0e', '#d62728'];
-const NEMESIS_COLORS: Record<string, string> = { kill: '#d62728', pause: '#9467bd', partition: '#ff7f0e', 'rolling-restart': '#8c564b', slow: '#17becf', 'client-kill': '#e377c2' };
+const NEMESIS_COLORS: Record<string, string> = { kill: '#d62728', pause: '#9467bd', partition: '#ff7f0e', 'rolling-restart': '#8c564b', slow: '#17becf', membership: '#393b79', 'client-kill': '#e377c2' };
 
 /** Escapes text for SVG. */
 export function xmlEscape(s: string): string {

@@ -125,6 +125,14 @@ export class ProxyNetwork implements Network {
     };
   }
 
+  memberAddress(id: string): { readonly peer: string; readonly client: string } {
+    const own = this.ports.get(id);
+    if (!own) throw new HarnessError('NETWORK', `unknown node ${id}`);
+    // Any proxy into `id`: the proxy attributes each connection to the node that opened it.
+    const via = this.nodes.find((x) => x !== id);
+    return { peer: via === undefined ? `${HOST}:${own.peer}` : this.proxy(via, id).address, client: `${HOST}:${own.client}` };
+  }
+
   partition(p: Partition, style: PartitionStyle): Promise<Applied> {
     const fault: LinkFault = style === 'cut' ? { type: 'cut' } : blackhole('both');
     this.table.healAll();

@@ -24,6 +24,10 @@ export interface RunReport {
   readonly nemesis: readonly NemesisEvent[];
   /** Node exits the harness did not cause, one line each. */
   readonly crashes: readonly string[];
+  /** The configuration after the final heal, when membership changes were enabled; null otherwise. */
+  readonly membership: string | null;
+  /** The leader a majority agreed on within 20 s of the final heal; null when there was none (the cluster did not recover). */
+  readonly leaderAfterHeal: string | null;
   /** Client processes the harness killed on purpose. */
   readonly clientKills: number;
   readonly handovers: readonly Handover[];
@@ -78,7 +82,11 @@ export function renderReport(r: RunReport): string {
   for (const e of r.nemesis) {
     const span = `${secs(e.startedAt)}-${e.healedAt === null ? '…' : secs(e.healedAt)}`;
     lines.push(`  #${e.episode} ${span.padEnd(13)} ${e.planned}: ${e.description}`);
+    if (e.healDescription !== null) lines.push(`  ${''.padEnd(String(e.episode).length + 15)} heal: ${e.healDescription}`);
+    if (e.healError !== null) lines.push(`  ${''.padEnd(String(e.episode).length + 15)} !! heal failed: ${e.healError}`);
   }
+  if (r.membership !== null) lines.push(`membership after the final heal: ${r.membership}`);
+  lines.push(`leader after the final heal: ${r.leaderAfterHeal ?? 'NONE within 20 s (the cluster did not recover)'}`);
   if (r.handovers.length > 0) {
     const waits = r.handovers.filter((h) => h.nextGrantAt !== null).map((h) => (h.nextGrantAt as number) - h.killedAt);
     const max = waits.length ? Math.max(...waits) : 0;

@@ -14,6 +14,7 @@ import { checkRun, type RunVerdict } from './checks.js';
 import { Cluster, type NodeExit, type NodeSpec } from './cluster.js';
 import { FencedRegister } from './fenced-register.js';
 import { HarnessError } from './harness-error.js';
+import { AdminMembership, describeView } from './membership.js';
 import { MonoClock } from './mono-clock.js';
 import { Nemesis } from './nemesis.js';
 import { NetnsNetwork } from './netns-network.js';
@@ -128,6 +129,9 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
   let network: Network | undefined;
   let pool: WorkerPool | undefined;
   let nemesis: Nemesis | undefined;
+  let membership: AdminMembership | undefined;
+  let membershipAfter: string | null = null;
+  let leaderAfterHeal: string | null = null;
   let workloadStart = 0;
   let workloadEnd = 0;
   let clientKills = 0;
@@ -150,7 +154,7 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
         ...l.serverArgs,
       ];
       const w = l.wrap(process.execPath, args);
-      return { id, command: w.command, args: w.args, httpAddress: l.httpAddress, clientAddress: l.clientAddress, logFile: join(logs, `${id}.log`) };
+      return { id, command: w.command, args: w.args, httpAddress: l.httpAddress, clientAddress: l.clientAddress, logFile: join(logs, `${id}.log`), dataDir: join(data, id) };
     });
     cluster = new Cluster(specs, {
       clock,
@@ -208,14 +212,17 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
     );
     say(`nemesis plan: ${plan.length} episode(s)${plan.length ? `: ${plan.map((e) => e.spec.kind).join(', ')}` : ''}`);
     const scheduler = new NemesisScheduler(plan.map((e) => ({ ...e, startAt: e.startAt + workloadStart, healAt: e.healAt + workloadStart })));
-    nemesis = new Nemesis({ cluster: c, network: net, rng, clock, log: say });
+    if (options.nemeses.includes('membership')) membership = new AdminMembership(c.endpoints);
+    nemesis = new Nemesis({ cluster: c, network: net, rng, clock, log: say, ...(membership ? { membership } : {}) });
     const nm = nemesis;
     const killEvery = options.sessionTtlMs + options.lockDelayMs + 2_000;
     let nextKill = workloadStart + killEvery;
     let nextProgress = workloadStart + options.progressEveryMs;
-    const end = workloadStart + options.timeMs;
-    while (clock.now() < end && !hooks.signal?.aborted) {
-      for (let a = scheduler.next(clock.now()); a !== undefined && clock.now() < end && !hooks.signal?.aborted; a = scheduler.next(clock.now())) {
+    // When faults take longer than planned the schedule slides, and the run with it (by at most
+    // half its length), so every planned episode still runs and the cool-down keeps its length.
+    const end = (): number => workloadStart + options.timeMs + Math.min(scheduler.delay, options.timeMs / 2);
+    while (clock.now() < end() && !hooks.signal?.aborted) {
+      for (let a = scheduler.next(clock.now()); a !== undefined && clock.now() < end() && !hooks.signal?.aborted; a = scheduler.next(clock.now())) {
         if (a.type === 'start') await nm.start(a.episode);
         else await nm.heal(a.episode);
       }
@@ -245,15 +252,20 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
       await new Promise((r) => setTimeout(r, 100));
     }
     workloadEnd = clock.now();
+    if (scheduler.delay > 0) say(`the schedule slid by ${(scheduler.delay / 1000).toFixed(1)} s (faults took longer than planned); the run was extended by ${(Math.min(scheduler.delay, options.timeMs / 2) / 1000).toFixed(1)} s`);
     for (const a of scheduler.finish()) await nm.heal(a.episode);
     await nm.healAll();
-    say('workload over; every fault healed');
+    const restored = nm.membershipAfterHeal();
+    if (restored) membershipAfter = restored.ok ? `${restored.view ? describeView(restored.view) : ''} (every node a voter)` : `NOT restored: ${restored.description}`;
+    say(`workload over; every fault healed${membershipAfter ? `; membership: ${membershipAfter}` : ''}`);
     const healed = await c.waitForLeader(20_000);
     if (healed === undefined) say('!! no leader 20 s after healing everything');
+    leaderAfterHeal = healed ?? null;
     await p.stopAll(15_000);
   } finally {
     if (workloadEnd === 0) workloadEnd = clock.now();
     await pool?.stopAll(0).catch(() => undefined);
+    membership?.close();
     await cluster?.stopAll().catch(() => undefined);
     await network?.close().catch(() => undefined);
     await writer.close().catch(() => undefined);
@@ -280,6 +292,8 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
     totals: stats.totals(),
     nemesis: events,
     crashes: crashes.map((e) => `${e.id} pid ${e.pid} ${e.signal ?? `code ${e.code}`}`),
+    membership: membershipAfter,
+    leaderAfterHeal,
     clientKills,
     handovers: verdict.results.lease.handovers,
     verdict,

@@ -21,7 +21,12 @@ export type EpisodeSpec =
   | { readonly kind: 'pause'; readonly target: 'leader' | 'random' }
   | { readonly kind: 'partition'; readonly shape: PartitionShape; readonly style: 'cut' | 'drop' }
   | { readonly kind: 'rolling-restart'; readonly graceful: boolean }
-  | { readonly kind: 'slow'; readonly delayMs: number };
+  | { readonly kind: 'slow'; readonly delayMs: number }
+  /**
+   * Remove a voter (the leader, or a random one) from the configuration and stop it; at the heal,
+   * wipe its data dir, restart it with `--join`, add it as a learner and promote it once caught up.
+   */
+  | { readonly kind: 'membership'; readonly target: 'leader' | 'random' };
 
 /** One planned fault: from `startAt` to `healAt` (harness ms). */
 export interface Episode {
@@ -62,6 +67,8 @@ export function describeSpec(s: EpisodeSpec): string {
       return `rolling-restart (${s.graceful ? 'SIGTERM' : 'SIGKILL'})`;
     case 'slow':
       return `slow +${s.delayMs} ms`;
+    case 'membership':
+      return `membership remove ${s.target}`;
     default:
       return assertNever(s, 'episode spec');
   }
@@ -78,7 +85,7 @@ export function planSchedule(opts: ScheduleOptions, rng: Rng): Episode[] {
   const episodes: Episode[] = [];
   if (kinds.length === 0) return episodes;
   const end = opts.durationMs - opts.cooldownMs;
-  const counters = { partition: 0, kill: 0, pause: 0, restart: 0 };
+  const counters: Counters = { partition: 0, kill: 0, pause: 0, restart: 0, membership: 0 };
   const fixed = (k: NemesisKind): number | undefined => (k === 'pause' ? opts.pauseMs : k === 'rolling-restart' ? opts.restartPerNodeMs * opts.nodes : undefined);
   const shortest = (k: NemesisKind): number => fixed(k) ?? Math.max(1, Math.round(opts.faultMs * 0.5));
   let t = opts.warmupMs;
@@ -96,7 +103,15 @@ export function planSchedule(opts: ScheduleOptions, rng: Rng): Episode[] {
   return episodes;
 }
 
-function specFor(kind: NemesisKind, counters: { partition: number; kill: number; pause: number; restart: number }, rng: Rng): EpisodeSpec {
+interface Counters {
+  partition: number;
+  kill: number;
+  pause: number;
+  restart: number;
+  membership: number;
+}
+
+function specFor(kind: NemesisKind, counters: Counters, rng: Rng): EpisodeSpec {
   switch (kind) {
     case 'kill':
       return { kind, target: counters.kill++ % 2 === 0 ? 'leader' : 'random' };
@@ -110,6 +125,8 @@ function specFor(kind: NemesisKind, counters: { partition: number; kill: number;
       return { kind, graceful: counters.restart++ % 2 === 0 };
     case 'slow':
       return { kind, delayMs: 20 + rng.int(181) };
+    case 'membership':
+      return { kind, target: counters.membership++ % 2 === 0 ? 'leader' : 'random' };
     default:
       return assertNever(kind, 'nemesis kind');
   }
@@ -121,7 +138,9 @@ export type NemesisAction = { readonly type: 'start'; readonly episode: Episode 
 /**
  * Hands out a plan's actions as time passes: each start once, then its heal, in plan order. When
  * an action comes late (a slow restart held the caller up), the rest of the plan slides by the
- * delay, so every episode keeps its planned length and every quiet gap its planned length.
+ * delay, so every episode keeps its planned length and every quiet gap its planned length. A
+ * heal can take a while itself (a membership rejoin): the quiet gap after it runs from when it was
+ * done, i.e. from the next call of `next`.
  */
 export class NemesisScheduler {
   private cursor = 0;
@@ -129,6 +148,8 @@ export class NemesisScheduler {
   private finished = false;
   /** How far the plan has slid behind its planned times. */
   private lag = 0;
+  /** The planned time of a heal handed out and not yet known to be done. */
+  private healing: number | undefined;
 
   constructor(private readonly plan: readonly Episode[]) {
     for (let i = 1; i < plan.length; i++) {
@@ -160,11 +181,17 @@ export class NemesisScheduler {
    */
   next(now: number): NemesisAction | undefined {
     if (this.finished) return undefined;
+    if (this.healing !== undefined) {
+      // The caller is back: the heal handed out last was done by `now`.
+      this.lag = Math.max(this.lag, now - this.healing);
+      this.healing = undefined;
+    }
     if (this.active) {
       if (now < this.active.healAt + this.lag) return undefined;
       const episode = this.active;
       this.lag = Math.max(this.lag, now - episode.healAt);
       this.active = undefined;
+      this.healing = episode.healAt;
       return { type: 'heal', episode };
     }
     const e = this.plan[this.cursor];
