@@ -174,6 +174,9 @@ export class RaftNode<R = unknown> {
       ...this.opts.raft,
       id,
       electionTicks: this.electionTicks,
+      // Elections start 1–1.5 timeouts after the leader's last word (not 1–2): a dead leader is
+      // replaced sooner; split votes stay rare with PreVote. Never below the lease (electionTicks).
+      electionJitterTicks: this.opts.raft?.electionJitterTicks ?? Math.max(1, Math.ceil(this.electionTicks / 2)),
       heartbeatTicks: 1,
     };
     this.core = new RaftCore(

@@ -8,6 +8,7 @@ import type { RaftConfig } from './types.js';
 export interface ResolvedConfig {
   readonly id: NodeId;
   readonly electionTicks: number;
+  readonly electionJitterTicks: number;
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
@@ -36,6 +37,8 @@ function bool(field: string, value: boolean | undefined, dflt: boolean): boolean
 export function resolveConfig(c: RaftConfig): ResolvedConfig {
   if (!isNodeId(c.id)) throw new ConfigError('id', `must match [A-Za-z0-9_-]{1,64}, got ${JSON.stringify(c.id)}`);
   const electionTicks = int('electionTicks', c.electionTicks, 10, 2);
+  const electionJitterTicks = int('electionJitterTicks', c.electionJitterTicks, electionTicks, 1);
+  if (electionJitterTicks > electionTicks) throw new ConfigError('electionJitterTicks', `must be at most electionTicks (${electionTicks})`);
   const heartbeatTicks = int('heartbeatTicks', c.heartbeatTicks, 1, 1);
   if (heartbeatTicks >= electionTicks) throw new ConfigError('heartbeatTicks', `must be below electionTicks (${electionTicks})`);
   const leaseDriftTicks = int('leaseDriftTicks', c.leaseDriftTicks, 2, 0);
@@ -46,6 +49,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
   return {
     id: c.id,
     electionTicks,
+    electionJitterTicks,
     heartbeatTicks,
     preVote: bool('preVote', c.preVote, true),
     checkQuorum: bool('checkQuorum', c.checkQuorum, true),

@@ -108,7 +108,7 @@ export class Raft {
   }
 
   private resetRandomizedElectionTimeout(): void {
-    this.randomizedElectionTimeout = this.cfg.electionTicks + this.rng.int(this.cfg.electionTicks);
+    this.randomizedElectionTimeout = this.cfg.electionTicks + this.rng.int(this.cfg.electionJitterTicks);
   }
 
   /**

@@ -194,6 +194,8 @@ export interface RaftConfig {
   readonly id: NodeId;
   /** Base election timeout; the effective timeout is randomized in [electionTicks, 2×electionTicks). Default 10. */
   readonly electionTicks?: number;
+  /** A follower's election timeout is electionTicks + a random [0, electionJitterTicks). Default electionTicks. */
+  readonly electionJitterTicks?: number;
   /** Heartbeat interval. Default 1. */
   readonly heartbeatTicks?: number;
   /** PreVote (dissertation §9.6). Default true. */

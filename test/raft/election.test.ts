@@ -30,6 +30,24 @@ describe('election (Raft §5.2)', () => {
     expect(seen.size).toBeGreaterThan(3); // actually randomized
   });
 
+  it('electionJitterTicks narrows the random part: [electionTicks, electionTicks + jitter)', () => {
+    const seen = new Set<number>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const core = new RaftCore({ id: 'n1', electionTicks: 10, electionJitterTicks: 5, preVote: false }, firstBoot(ids), new SeededRng(seed));
+      let ticks = 0;
+      while (core.status().role === 'follower' && ticks < 100) {
+        core.tick();
+        ticks++;
+      }
+      seen.add(ticks);
+    }
+    expect(Math.min(...seen)).toBeGreaterThanOrEqual(10);
+    expect(Math.max(...seen)).toBeLessThan(15);
+    expect(seen.size).toBeGreaterThan(2);
+    expect(() => new RaftCore({ id: 'n1', electionTicks: 10, electionJitterTicks: 11 }, firstBoot(ids), new SeededRng(1))).toThrow(/electionJitterTicks/);
+    expect(() => new RaftCore({ id: 'n1', electionTicks: 10, electionJitterTicks: 0 }, firstBoot(ids), new SeededRng(1))).toThrow(/electionJitterTicks/);
+  });
+
   it('the same rng seed gives the same timeout (deterministic)', () => {
     const timeout = (seed: number): number => {
       const core = new RaftCore({ id: 'n1', electionTicks: 10 }, firstBoot(ids), new SeededRng(seed));
