@@ -78,6 +78,7 @@ const topAt = args.indexOf('--top');
 const top = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 25;
 if (args.length === 0) {
   console.error('usage: npx tsx bench/profile-summary.ts FILE.cpuprofile... [--top N]');
-  process.exit(2);
+  process.exitCode = 2;
+} else {
+  for (const f of args) summarise(f, top);
 }
-for (const f of args) summarise(f, top);

@@ -5,8 +5,9 @@
  * fails its pending calls as UNAVAILABLE and the next call opens a new one; a deadline cancels the
  * call on the server; and a server without Locks.Stream gets unary calls instead.
  */
-import { Server, ServerCredentials, status, type GrpcObject, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type GrpcObject, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenFake } from '../helpers/fake-grpc-server.js';
 import { systemClock } from '../../src/common/clock.js';
 import { GrpcStatus, NotLeaderError } from '../../src/common/errors.js';
 import { loadProto } from '../../src/common/proto.js';
@@ -93,16 +94,14 @@ async function fakeServer(opts: { withStream: boolean; streamUnimplemented?: boo
       call.on('end', () => call.end());
     };
   }
-  const server = new Server();
-  server.addService(locksDefinition(opts.withStream), impl);
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const listening = await listenFake(locksDefinition(opts.withStream), impl);
   const fake: FakeServer = {
-    address: `127.0.0.1:${port}`,
+    address: listening.address,
     streams,
     streamReqs,
     unary,
     answer: (callId, body) => held.get(callId)?.write({ callId, ...body }),
-    stop: () => new Promise<void>((res) => server.tryShutdown(() => res())).then(() => server.forceShutdown()),
+    stop: listening.stop,
   };
   servers.push(fake);
   return fake;

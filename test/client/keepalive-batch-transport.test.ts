@@ -4,8 +4,9 @@
  * and their answers reach the right sessions; a server built before KeepAliveBatch answers
  * UNIMPLEMENTED and the same handles carry on over per-session Sessions.KeepAlive streams.
  */
-import { Server, ServerCredentials, type GrpcObject, type ServerDuplexStream, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type GrpcObject, type ServerDuplexStream, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenFake } from '../helpers/fake-grpc-server.js';
 import { loadProto } from '../../src/common/proto.js';
 import { GrpcRpcTransport } from '../../src/client/grpc-transport.js';
 import type { KeepAliveStreamHandle } from '../../src/client/rpc-transport.js';
@@ -56,13 +57,7 @@ async function fakeServer(withBatch: boolean): Promise<FakeServer> {
       call.on('end', () => call.end());
     };
   }
-  const server = new Server();
-  server.addService(def as ServiceDefinition, impl);
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  const out: FakeServer = Object.assign(fake, {
-    address: `127.0.0.1:${port}`,
-    stop: () => new Promise<void>((res) => server.tryShutdown(() => res())).then(() => server.forceShutdown()),
-  });
+  const out: FakeServer = Object.assign(fake, await listenFake(def as ServiceDefinition, impl));
   servers.push(out);
   return out;
 }
@@ -109,7 +104,7 @@ describe('GrpcRpcTransport keepalives', () => {
     expect(s.singleStreams).toBe(0);
     // 100 keepalives in far fewer messages (each flush window's sends travel together).
     expect(s.batches.flat()).toHaveLength(100);
-    expect(s.batches.length).toBeLessThan(100);
+    expect(s.batches.length < s.batches.flat().length).toBe(true);
     expect(ends).toEqual([]);
   });
 
