@@ -94,7 +94,12 @@ export class UnavailableError extends LatchClientError {
 }
 
 /** Why a lock's signal fired. */
-export type LockLossReason = 'released' | 'jeopardy' | 'expired' | 'session-closed';
+/**
+ * Why a lock may no longer be held: released by the application; the local lease ran out
+ * (jeopardy); the session expired; the session was closed; or, found out by `release()`, the
+ * server no longer had the lock for this session (`not-held`: it was lost before the release).
+ */
+export type LockLossReason = 'released' | 'jeopardy' | 'expired' | 'session-closed' | 'not-held';
 
 /** The reason carried by a lock's AbortSignal: the lock may no longer be held. */
 export class LockLostError extends LatchClientError {
@@ -117,6 +122,8 @@ function lockLossMessage(name: string, reason: LockLossReason): string {
       return `lock ${name} is lost: the session expired`;
     case 'session-closed':
       return `lock ${name} is lost: the session was closed`;
+    case 'not-held':
+      return `lock ${name} was already lost when released: the server no longer had it for this session, so another holder may have had it meanwhile`;
     default:
       return assertNever(reason, 'lock loss reason');
   }

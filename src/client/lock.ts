@@ -73,14 +73,19 @@ export class Lock implements AsyncDisposable {
     this.controller.signal.throwIfAborted();
   }
 
-  /** Releases the lock. Idempotent: later calls return the same promise (or retry after a failure). */
+  /**
+   * Releases the lock. Rejects with LockLostError when there was nothing left to release: the
+   * session expired (`expired`) or the server no longer had the lock for this session
+   * (`not-held`), so the application must not assume it held the lock until now. Idempotent:
+   * later calls return the same promise (or retry after a transient failure).
+   */
   release(): Promise<void> {
     if (!this.releasing) {
       this[markLost]('released');
       const p = this.host.release(this);
       this.releasing = p;
-      p.catch(() => {
-        if (this.releasing === p) this.releasing = undefined;
+      p.catch((err: unknown) => {
+        if (this.releasing === p && !(err instanceof LockLostError)) this.releasing = undefined;
       });
     }
     return this.releasing;

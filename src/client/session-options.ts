@@ -37,7 +37,8 @@ export type TryLockOptions = Omit<LockOptions, 'waitMs' | 'signal'>;
 export type SessionEvent =
   | { readonly type: 'jeopardy'; readonly sessionId: bigint; readonly graceMs: number }
   | { readonly type: 'safe'; readonly sessionId: bigint }
-  | { readonly type: 'expired'; readonly sessionId: bigint; readonly error: SessionExpiredError };
+  /** `cause`: the server said the session is gone, or no keepalive was answered through the grace period. */
+  | { readonly type: 'expired'; readonly sessionId: bigint; readonly error: SessionExpiredError; readonly cause: 'server' | 'grace-ended' };
 
 /** A validated wait in whole ms (or Infinity); throws InvalidArgumentError. */
 export function checkWait(waitMs: unknown): number {

@@ -20,6 +20,7 @@ import {
   InvalidArgumentError,
   LatchClientError,
   LockHeldError,
+  LockLostError,
   NotHolderError,
   SessionExpiredError,
   UnavailableError,
@@ -157,6 +158,14 @@ export class Session implements AsyncDisposable {
   }
 
   /** The session's state: `safe`, `jeopardy`, `expired`, or `closed` (once `close()` was called). */
+  /**
+   * When the local lease ends, on the session's clock (ms): the send time of the last acknowledged
+   * keepalive plus the TTL less the drift margin. Locks are reported held only before it.
+   */
+  get leaseEndsAt(): number {
+    return this.lease.leaseEndsAt;
+  }
+
   get state(): LeaseState {
     this.poll();
     return this.closing ? 'closed' : this.lease.state;
@@ -304,7 +313,7 @@ export class Session implements AsyncDisposable {
         .catch(noop);
     }
     this.shutdown();
-    this.listeners.emit({ type: 'expired', sessionId: this.id, error });
+    this.listeners.emit({ type: 'expired', sessionId: this.id, error, cause });
   }
 
   private shutdown(): void {
@@ -520,19 +529,25 @@ export class Session implements AsyncDisposable {
   // ---- lock host ----
 
   private async releaseLock(lock: Lock): Promise<void> {
-    if (this.closing || this.lease.state === 'expired') return;
+    if (this.closing) return;
+    if (this.lease.state === 'expired') throw new LockLostError(lock.name, 'expired');
     await this.serial.run(async () => {
-      if (this.closing || this.lease.state === 'expired' || this.locks.get(lock.name) !== lock) return;
+      if (this.closing) return;
+      if (this.lease.state === 'expired') throw new LockLostError(lock.name, 'expired');
+      if (this.locks.get(lock.name) !== lock) return;
+      let lost: LockLostError | undefined;
       try {
         const kind = lock.kind;
         const target: ReleaseTarget = kind.type === 'lock' ? { type: 'lock', name: lock.name } : { type: 'election', election: kind.election };
         await this.mutate((seq, signal) => this.callRelease(target, seq, signal));
       } catch (err) {
-        // Not held (any more) or no session: the lock is not held, which is what release wants.
-        const gone = err instanceof NotHolderError || err instanceof SessionExpiredError || this.opsAbort.signal.aborted;
-        if (!gone) throw err;
+        // Nothing was released: the lock was already gone, which the caller must hear about.
+        if (err instanceof NotHolderError) lost = new LockLostError(lock.name, 'not-held');
+        else if (err instanceof SessionExpiredError || this.opsAbort.signal.reason instanceof SessionExpiredError) lost = new LockLostError(lock.name, 'expired');
+        else if (!this.opsAbort.signal.aborted) throw err;
       }
       if (this.locks.get(lock.name) === lock) this.locks.delete(lock.name);
+      if (lost) throw lost;
     });
   }
 

@@ -22,6 +22,13 @@ import type { StateMachine } from './state-machine.js';
 /** A follower's leader counts as live while it was heard from within this many ticks (heartbeats). */
 const LIVE_LEADER_TICKS = 2;
 
+/**
+ * Most ticks fed to the core in one catch-up, in election timeouts. After a longer stall (a
+ * paused process) the outcome is the same as ticking every one: a leader without acks has
+ * stepped down within two election timeouts and a follower's vote refusal lapsed after one.
+ */
+const MAX_CATCH_UP_ELECTIONS = 4;
+
 /** Options of a RaftNode. Times are milliseconds. */
 export interface RaftNodeOptions<R> {
   readonly id: NodeId;
@@ -49,6 +56,7 @@ export interface RaftNodeOptions<R> {
   /** Raft knobs passed through (readOnly, flow control, testing faults). */
   readonly raft?: Omit<RaftConfig, 'id' | 'electionTicks' | 'heartbeatTicks'>;
   readonly logger?: Logger;
+  /** The monotonic clock ticks are derived from (one tick per heartbeat elapsed). Default: the process's. */
   readonly clock?: Clock;
   readonly rng?: Rng;
 }
@@ -108,6 +116,10 @@ export class RaftNode<R = unknown> {
   private snapshotIndex = 0;
   private soft: SoftState = { leader: null, role: 'follower' };
   private ticker: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  /** Clock reading at tick 0, and how many ticks the core has been given since. */
+  private tickOrigin = 0;
+  private ticksGiven = 0;
   private scheduled = false;
   private busy = false;
   private stopped = false;
@@ -124,6 +136,7 @@ export class RaftNode<R = unknown> {
     this.electionTicks = Math.max(2, Math.round((opts.electionTimeoutMs ?? 1000) / this.heartbeatMs));
     this.snapshotThreshold = opts.snapshotThreshold ?? 10_000;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 10_000;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** The cluster id (fixed at bootstrap). */
@@ -196,7 +209,10 @@ export class RaftNode<R = unknown> {
       onUnreachable: (peer) => this.withCore(() => this.core.reportUnreachable(peer)),
       onSnapshotStatus: (peer, ok) => this.withCore(() => this.core.reportSnapshot(peer, ok)),
     });
-    this.ticker = setInterval(() => this.withCore(() => this.core.tick()), this.heartbeatMs);
+    this.tickOrigin = this.clock.now();
+    this.ticksGiven = 0;
+    // The interval only wakes the loop; the ticks themselves come from the clock (catchUpTicks).
+    this.ticker = setInterval(() => this.withCore(() => undefined), this.heartbeatMs);
     this.log.info({ clusterId, applied: this.applied, entries: stored.entries.length, term: stored.hardState.term }, 'node started');
     this.schedule();
   }
@@ -256,6 +272,7 @@ export class RaftNode<R = unknown> {
   /** Proposes `data`; resolves with the state machine's result once applied here. Leader only. */
   propose(data: Uint8Array): Promise<R> {
     this.assertRunning();
+    this.catchUpTicks();
     let at: { index: number; term: number };
     try {
       at = this.core.propose(data);
@@ -274,6 +291,7 @@ export class RaftNode<R = unknown> {
   /** Proposes a membership change; resolves once it is applied here. Leader only. */
   proposeConfChange(change: ConfChange): Promise<void> {
     this.assertRunning();
+    this.catchUpTicks();
     let at: { index: number; term: number };
     try {
       at = this.core.proposeConfChange(change);
@@ -308,6 +326,7 @@ export class RaftNode<R = unknown> {
       const pr: PendingRead = { index: -1, resolve, reject, timer };
       this.reads.set(ctx, pr);
       try {
+        this.catchUpTicks();
         this.core.readIndex(ctx);
       } catch (err) {
         this.reads.delete(ctx);
@@ -322,6 +341,7 @@ export class RaftNode<R = unknown> {
   /** Asks the core to hand leadership to `to`. */
   transferLeadership(to: NodeId): void {
     this.assertRunning();
+    this.catchUpTicks();
     this.core.transferLeadership(to);
     this.schedule();
   }
@@ -393,9 +413,37 @@ export class RaftNode<R = unknown> {
     if (m.type === 'append') for (const e of m.entries) this.noteConfEntry(e);
   }
 
+  /**
+   * True while this node leads and holds the leader lease (RaftCore.hasLeaderLease), with the
+   * core's ticks first brought up to the clock. A promise extended in time without a log entry (a
+   * keepalive acknowledgement) may be given only while this is true, in the same synchronous step.
+   */
+  hasLeaderLease(): boolean {
+    if (this.stopped || !this.core) return false;
+    this.catchUpTicks();
+    return this.core.hasLeaderLease();
+  }
+
+  /**
+   * Gives the core every tick due by the clock (one per heartbeat since start), so its tick count,
+   * which its lease and vote refusal are measured in, never lags the clock by a whole tick when it
+   * sees an input. Timers only wake the loop: a late or stalled timer (a paused process) cannot make
+   * the core believe less time has passed than has.
+   */
+  private catchUpTicks(): void {
+    const due = Math.floor((this.clock.now() - this.tickOrigin) / this.heartbeatMs);
+    let n = due - this.ticksGiven;
+    if (n <= 0) return;
+    n = Math.min(n, MAX_CATCH_UP_ELECTIONS * this.electionTicks);
+    this.ticksGiven = due;
+    for (let i = 0; i < n; i++) this.core.tick();
+    this.schedule();
+  }
+
   private withCore(fn: () => void): void {
     if (this.stopped || !this.core) return;
     try {
+      this.catchUpTicks();
       fn();
     } catch (err) {
       this.log.warn({ err }, 'core rejected input');

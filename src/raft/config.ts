@@ -41,7 +41,8 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
   if (electionJitterTicks > electionTicks) throw new ConfigError('electionJitterTicks', `must be at most electionTicks (${electionTicks})`);
   const heartbeatTicks = int('heartbeatTicks', c.heartbeatTicks, 1, 1);
   if (heartbeatTicks >= electionTicks) throw new ConfigError('heartbeatTicks', `must be below electionTicks (${electionTicks})`);
-  const leaseDriftTicks = int('leaseDriftTicks', c.leaseDriftTicks, 2, 0);
+  // At least one tick: a tick count says how long ago a round was sent only to within one tick.
+  const leaseDriftTicks = int('leaseDriftTicks', c.leaseDriftTicks, 2, 1);
   if (leaseDriftTicks >= electionTicks) throw new ConfigError('leaseDriftTicks', `must be below electionTicks (${electionTicks})`);
   const readOnly = c.readOnly ?? 'safe';
   if (readOnly !== 'safe' && readOnly !== 'lease') throw new ConfigError('readOnly', `must be 'safe' or 'lease'`);

@@ -106,11 +106,24 @@ export function bcastHeartbeat(r: Raft): void {
   }
 }
 
-/** True while the leader lease holds: a quorum acked a round sent within electionTicks − leaseDriftTicks. */
-export function leaseValid(r: Raft): boolean {
-  if (r.cfg.readOnly !== 'lease' || r.role !== 'leader' || r.timeoutNowSent) return false;
-  const t = r.readOnly.quorumAckTick(r.conf.voters, r.id);
+/**
+ * True while the leader lease holds (Raft dissertation §6.4.1): CheckQuorum is on, no TimeoutNow
+ * went out this term, and a quorum of voters acknowledged a heartbeat round sent fewer than
+ * electionTicks − leaseDriftTicks ticks ago. Each voter of that quorum received the round after it
+ * was sent and refuses (pre)votes for electionTicks after that, so no other leader can be elected
+ * while the lease holds (the drift ticks absorb tick granularity and clock-rate differences).
+ */
+export function leaseHeld(r: Raft): boolean {
+  if (r.role !== 'leader' || r.timeoutNowSent || !r.cfg.checkQuorum) return false;
+  const voters = r.conf.voters;
+  if (voters.length === 1 && voters[0] === r.id) return true;
+  const t = r.readOnly.quorumAckTick(voters, r.id);
   return t !== undefined && r.ticks - t < r.cfg.electionTicks - r.cfg.leaseDriftTicks;
+}
+
+/** True when a read may be served from the lease alone (readOnly 'lease' and the lease holds). */
+export function leaseValid(r: Raft): boolean {
+  return r.cfg.readOnly === 'lease' && leaseHeld(r);
 }
 
 /** Serves a read on a leader that has committed an entry of its term. */

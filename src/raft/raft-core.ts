@@ -7,7 +7,7 @@ import { LatchError, NotLeaderError, isIndex, isNodeId, type NodeId, type Rng } 
 import { isConfChange, isLearner, isVoter, nextConfiguration } from './conf.js';
 import { resolveConfig } from './config.js';
 import { normalizeInitialState } from './initial-state.js';
-import { appendEntry, maybeCommit, transferLeadership } from './leader.js';
+import { appendEntry, leaseHeld, maybeCommit, transferLeadership } from './leader.js';
 import { Raft } from './raft.js';
 import type { ConfChange, HardState, InitialState, Message, PeerProgress, RaftConfig, RaftStatus, Ready, SnapshotMeta, SoftState } from './types.js';
 
@@ -284,6 +284,17 @@ export class RaftCore {
   /** Ticks since this follower last heard from its leader (0 on a leader; counts on otherwise). */
   leaderSilentTicks(): number {
     return this.r.role === 'leader' ? 0 : this.r.electionElapsed;
+  }
+
+  /**
+   * True while this node is the leader and holds the leader lease: a quorum of voters acknowledged
+   * a heartbeat round sent fewer than electionTicks − leaseDriftTicks ticks ago, so no other leader
+   * can exist yet. Anything that extends a promise in time without a log entry (a keepalive
+   * acknowledgement) is allowed only while this is true. It means what it says only if the driver
+   * ticks in step with its clock, before every input (see RaftNode).
+   */
+  hasLeaderLease(): boolean {
+    return leaseHeld(this.r);
   }
 
   /** Bytes of entry data appended by this leader and not yet committed (0 on a non-leader). */

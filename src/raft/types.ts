@@ -210,7 +210,10 @@ export interface RaftConfig {
   readonly maxInflightBytes?: number;
   /** 'safe' = ReadIndex with a heartbeat round; 'lease' = serve from the leader lease when valid. Default 'safe'. */
   readonly readOnly?: 'safe' | 'lease';
-  /** Ticks subtracted from the election timeout to bound clock drift in lease reads. Default 2. */
+  /**
+   * Ticks subtracted from the election timeout for the leader lease (lease reads, keepalive acks):
+   * one for tick granularity, the rest for clock-rate differences. At least 1. Default 2.
+   */
   readonly leaseDriftTicks?: number;
   /** Max uncommitted entry bytes a leader accepts before refusing proposals. Default 64 MiB. */
   readonly maxUncommittedBytes?: number;

@@ -4,7 +4,7 @@
  * election observers, and runs leader duties while this node leads.
  */
 import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
-import { systemClock } from '../common/clock.js';
+import { systemClock, type Clock } from '../common/clock.js';
 import { isNodeId } from '../common/ids.js';
 import { LatchError, LeadershipLostError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -118,11 +118,15 @@ export class LatchService {
   private readonly ages = new CheckpointAges();
   private leaseEntries = 0;
   private readonly log: Logger;
+  private readonly clock: Clock;
 
+  /** `clock`: the monotonic clock of session deadlines and timers (the node's; default the process's). */
   constructor(
     private readonly config: ServerConfig,
     logger: Logger,
+    opts: { readonly clock?: Clock } = {},
   ) {
+    this.clock = opts.clock ?? systemClock;
     this.log = logger.child({ component: 'lock-service' });
     this.stateMachine = new LockFsm({ maxWaitersPerLock: config.maxWaitersPerLock }, this.log);
     this.metrics = new Metrics();
@@ -167,7 +171,8 @@ export class LatchService {
       this.duties = new LeaderDuties({
         propose: (cmd) => this.propose(cmd),
         sm: () => this.sm,
-        clock: systemClock,
+        leaseHeld: () => this.node.hasLeaderLease(),
+        clock: this.clock,
         log: this.log,
         electionTimeoutMs: this.node.electionTimeoutMs,
         heartbeatMs: this.config.heartbeatMs,
@@ -203,7 +208,7 @@ export class LatchService {
     this.metrics.onApply(out);
     const r = out.result;
     if (r.ok && (r.type === 'open-session' || r.type === 'checkpoint-sessions')) {
-      this.ages.applied(index, systemClock.now());
+      this.ages.applied(index, this.clock.now());
       if (++this.leaseEntries % 1000 === 0) this.ages.retain(this.sm.sessionLeases().map((s) => s.checkpointIndex));
     }
     for (const e of out.effects) {
@@ -367,6 +372,9 @@ export class LatchService {
   async keepAlive(req: { sessionId?: string; nonce?: string }): Promise<KeepAliveAnswer> {
     const sessionId = wireId('session_id', req.sessionId);
     const duties = await this.readyDuties();
+    // Without the lease (heartbeats late, or cut off from the quorum), one fresh heartbeat round
+    // renews it if a quorum still answers; a leader cut off fails here and the client moves on.
+    if (!this.node.hasLeaderLease()) await this.node.readBarrier(this.node.electionTimeoutMs);
     const ttl = await duties.keepalive(sessionId);
     this.metrics.keepalives.inc();
     return { sessionId: String(sessionId), nonce: req.nonce ?? '0', ttlMs: ttl ?? 0, expired: ttl === null };

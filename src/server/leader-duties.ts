@@ -15,6 +15,11 @@ export interface DutyPorts {
   propose(cmd: LockCommand): Promise<unknown>;
   /** The current lock state machine. */
   sm(): LockStateMachine;
+  /**
+   * True while this node holds the leader lease (no other leader can have been elected yet).
+   * A keepalive is acknowledged only in the same synchronous step as a true answer.
+   */
+  leaseHeld(): boolean;
   readonly clock: Clock;
   readonly log: Logger;
   readonly electionTimeoutMs: number;
@@ -47,10 +52,14 @@ export class LeaderDuties {
 
   /**
    * Handles a keepalive. Resolves with the session's TTL once it is safe to acknowledge (after a
-   * RenewSession commits if the log marks it lapsed), or null if the session is unknown.
+   * RenewSession commits if the log marks it lapsed), or null if the session is unknown. Rejects
+   * with NO_QUORUM when the leader lease does not hold at the moment of the acknowledgement: for
+   * an ack at t, every later leader's deadline for the session must be at least t + TTL, and only
+   * the lease guarantees that no later leader was elected before t (docs/leases.md).
    */
   async keepalive(sessionId: number): Promise<number | null> {
     if (this.closed) return null;
+    this.requireLease();
     const verdict = this.tracker.keepalive(sessionId, this.ports.clock.now());
     if (verdict === 'expired' || verdict === 'unknown') return null;
     if (verdict === 'renew-first') {
@@ -69,8 +78,15 @@ export class LeaderDuties {
         this.renewing.set(sessionId, p);
       }
       if (!(await p)) return null;
+      // The renew committed, but this node may have lost its lease while it waited.
+      this.requireLease();
     }
     return this.ports.sm().getSession(sessionId)?.ttlMs ?? null;
+  }
+
+  private requireLease(): void {
+    if (this.ports.leaseHeld()) return;
+    throw new LatchError('NO_QUORUM', 'this leader has not heard from a quorum within its lease (election timeout less the drift bound); the keepalive is not acknowledged here; retry on another node');
   }
 
   /** Runs one effect of an applied entry. Idempotent: timers are keyed and replaced. */

@@ -142,6 +142,7 @@ describe('Session', () => {
     expect(jeopardy?.type === 'jeopardy' && jeopardy.graceMs).toBe(TTL);
     const expired = events[1];
     expect(expired?.type === 'expired' && expired.error).toBeInstanceOf(SessionExpiredError);
+    expect(expired?.type === 'expired' && expired.cause).toBe('grace-ended');
     expect(session.state).toBe('expired');
     expect(lock.held).toBe(false);
     await expect(session.lock('jobs/c')).rejects.toBeInstanceOf(SessionExpiredError);
@@ -149,7 +150,11 @@ describe('Session', () => {
     const sent = transport.keepAlives.reduce((n, s) => n + s.sent.length, 0);
     await timers.advance(5 * TTL);
     expect(transport.keepAlives.reduce((n, s) => n + s.sent.length, 0)).toBe(sent);
-    await lock.release(); // idempotent, and a no-op once the session is gone
+    // Nothing is left to release once the session is gone: release says the lock was lost.
+    const lost = await lock.release().then(() => null, (e: unknown) => e);
+    expect(lost).toBeInstanceOf(LockLostError);
+    expect((lost as LockLostError).reason).toBe('expired');
+    expect(transport.callsOf('Locks/Release').length).toBe(0);
     await client.close();
   });
 
@@ -157,11 +162,16 @@ describe('Session', () => {
     const { transport, timers, client } = await setup();
     const session = await client.session({ ttlMs: TTL });
     const seen = record(session);
+    const causes: string[] = [];
+    session.on('expired', (e) => causes.push(e.type === 'expired' ? e.cause : ''));
     transport.autoAck = false;
     await timers.advance(1);
+    const endBefore = session.leaseEndsAt;
+    expect(endBefore).toBeGreaterThan(timers.clock.now());
     transport.lastKeepAlive.ack(transport.lastKeepAlive.sent[0]!.nonce, true);
     await flush();
     expect(seen).toEqual(['expired']);
+    expect(causes).toEqual(['server']);
     expect(session.state).toBe('expired');
     await client.close();
   });
@@ -206,6 +216,7 @@ describe('Session', () => {
     const fast = session.tryLock('fast');
     await flush();
     expect(transport.callsOf('Locks/Acquire').map((c) => c.req.name)).toEqual(['slow']);
+    server.holders.set('slow', { session: '10', token: 500 });
     gate.resolve({ acquired: true, sequencer: { name: 'slow', mode: 'EXCLUSIVE', token: '500', sessionId: '10' } });
     const [a, b] = await Promise.all([slow, fast]);
     expect(a.token).toBe(500n);
@@ -364,12 +375,21 @@ describe('Session', () => {
     await client.close();
   });
 
-  it('a NOT_HOLDER release counts as released; bad arguments are typed errors before any call', async () => {
+  it('a NOT_HOLDER release rejects with LockLostError(not-held), every time; bad arguments are typed errors before any call', async () => {
     const { transport, server, client } = await setup();
     const session = await client.session({ ttlMs: TTL });
     const lock = await session.lock('n', { waitMs: 0 });
     server.holders.delete('n');
-    await lock.release();
+    const first = await lock.release().then(() => null, (e: unknown) => e);
+    expect(first).toBeInstanceOf(LockLostError);
+    expect((first as LockLostError).reason).toBe('not-held');
+    expect((first as LockLostError).message).toMatch(/already lost when released/);
+    await expect(lock.release()).rejects.toBe(first);
+    expect(transport.callsOf('Locks/Release').length).toBe(1);
+    // The session forgot it: the same name can be taken again.
+    const again = await session.lock('n', { waitMs: 0 });
+    expect(again.held).toBe(true);
+    await again.release();
     const before = transport.calls.length;
     await expect(session.lock('bad//name')).rejects.toThrow(/empty segment/);
     await expect(session.lock('ok', { waitMs: -1 })).rejects.toThrow(/waitMs/);

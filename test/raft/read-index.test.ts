@@ -178,3 +178,60 @@ describe('lease reads (readOnly: lease)', () => {
     expect(net.take((m) => m.type === 'heartbeat')).toHaveLength(2);
   });
 });
+
+describe('the leader lease (hasLeaderLease, any read mode): what keepalive acks rely on', () => {
+  function cluster(config: Record<string, unknown> = {}): Net {
+    const net = new Net(ids, { config: { electionTicks: 10, leaseDriftTicks: 2, ...config } });
+    net.elect('n1');
+    net.run(1);
+    return net;
+  }
+
+  it('holds on a leader whose heartbeat round a quorum acked, in safe read mode too, and never on a follower', () => {
+    const net = cluster();
+    expect(net.core('n1').hasLeaderLease()).toBe(true);
+    expect(net.core('n2').hasLeaderLease()).toBe(false);
+    expect(net.core('n3').hasLeaderLease()).toBe(false);
+  });
+
+  it('ends electionTicks − leaseDriftTicks ticks after the last acked round was sent, while the node still believes it leads', () => {
+    // (That no other node can be elected inside it is checked across nodes by the simulator's leader-lease invariant.)
+    const net = cluster();
+    net.isolate('n1');
+    net.tick('n1', 7);
+    expect(net.core('n1').hasLeaderLease()).toBe(true);
+    net.tick('n1', 1);
+    expect(net.core('n1').hasLeaderLease()).toBe(false);
+    expect(net.core('n1').status().role).toBe('leader');
+  });
+
+  it('comes back with the next acked round once the leader reaches a quorum again', () => {
+    const net = cluster();
+    net.isolate('n1');
+    net.tick('n1', 8);
+    expect(net.core('n1').hasLeaderLease()).toBe(false);
+    net.heal();
+    net.run(1);
+    expect(net.core('n1').hasLeaderLease()).toBe(true);
+  });
+
+  it('is void once TimeoutNow went out, and without CheckQuorum (followers would not refuse votes)', () => {
+    const net = cluster();
+    net.drop((m) => m.type === 'timeout-now');
+    net.core('n1').transferLeadership('n2');
+    net.stabilize();
+    expect(net.core('n1').hasLeaderLease()).toBe(false);
+    const noCq = cluster({ checkQuorum: false });
+    expect(noCq.core('n1').hasLeaderLease()).toBe(false);
+  });
+
+  it('holds trivially for a sole voter', () => {
+    const net = new Net(['n1'], { config: { electionTicks: 10 } });
+    net.elect('n1');
+    expect(net.core('n1').hasLeaderLease()).toBe(true);
+  });
+
+  it('refuses a drift bound below one tick (a tick count only says how long ago a round left to within one tick)', () => {
+    expect(() => new RaftCore({ id: 'n1', electionTicks: 10, leaseDriftTicks: 0 }, firstBoot(['n1']), new SeededRng(1))).toThrow(/leaseDriftTicks/);
+  });
+});

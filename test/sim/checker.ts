@@ -8,7 +8,7 @@ import { entryKey, type ShadowLog } from './shadow-log.js';
 
 /** One broken property. */
 export interface Violation {
-  readonly kind: 'election-safety' | 'log-matching' | 'leader-completeness' | 'state-machine-safety' | 'stale-read' | 'liveness' | 'internal';
+  readonly kind: 'election-safety' | 'log-matching' | 'leader-completeness' | 'state-machine-safety' | 'stale-read' | 'leader-lease' | 'liveness' | 'internal';
   readonly at: number;
   readonly detail: string;
 }
@@ -37,7 +37,7 @@ export class Checker {
   private maxAcked = 0;
   private readonly readStarts = new Map<string, number>();
   /** Counters for coverage reports. */
-  readonly stats = { elections: 0, commits: 0, applies: 0, readsServed: 0, acked: 0 };
+  readonly stats = { elections: 0, commits: 0, applies: 0, readsServed: 0, acked: 0, leaseChecks: 0 };
 
   /** Records a violation (once per kind and detail). */
   fail(kind: Violation['kind'], detail: string): void {
@@ -59,6 +59,22 @@ export class Checker {
       const t = log.term(i);
       if (t !== c.term) {
         this.fail('leader-completeness', `leader ${node} of term ${term} has term ${String(t)} at ${i}, committed with term ${c.term} in term ${c.commitTerm}`);
+      }
+    }
+  }
+
+  /**
+   * The leader lease (what keepalive acks rely on): while a node's core says it holds the lease,
+   * no other node may be leader of a later term. `nodes`: every live node's view right now.
+   */
+  onLeaseViews(nodes: readonly { readonly id: string; readonly lease: boolean; readonly leader: boolean; readonly term: number }[]): void {
+    for (const n of nodes) {
+      if (!n.lease) continue;
+      this.stats.leaseChecks++;
+      for (const m of nodes) {
+        if (m.id !== n.id && m.leader && m.term > n.term) {
+          this.fail('leader-lease', `${n.id} holds the leader lease of term ${n.term} while ${m.id} leads term ${m.term}`);
+        }
       }
     }
   }

@@ -145,6 +145,7 @@ class Simulation {
       this.stats['events'] = (this.stats['events'] ?? 0) + 1;
       try {
         this.handle(item.ev);
+        this.checkLeases();
       } catch (err) {
         this.fail('internal', `uncaught ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         break;
@@ -163,6 +164,17 @@ class Simulation {
       stats: { ...this.stats, ...this.checker.stats },
       endTime: this.now,
     };
+  }
+
+  /** Every live node's lease view, for the leader-lease invariant. */
+  private checkLeases(): void {
+    const views: { id: string; lease: boolean; leader: boolean; term: number }[] = [];
+    for (const n of this.nodes.values()) {
+      if (!n.up || !n.core) continue;
+      const st = n.core.status();
+      views.push({ id: n.id, lease: n.core.hasLeaderLease(), leader: st.role === 'leader', term: st.term });
+    }
+    this.checker.onLeaseViews(views);
   }
 
   // ---- node lifecycle ----

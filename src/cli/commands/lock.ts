@@ -8,7 +8,7 @@
  * the lock until interrupted.
  */
 import type { Command } from 'commander';
-import { WaitTimeoutError, type Lock, type Session } from '../../client/index.js';
+import { LockLostError, WaitTimeoutError, type Lock, type Session } from '../../client/index.js';
 import { EXIT, connectClient, onSignals, printError, runCommand, type ClientCommandOptions } from './cli-support.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { runWhileHeld } from './run-child.js';
@@ -122,6 +122,11 @@ export async function holdAndRun(lock: Lock, command: readonly string[], killGra
   try {
     await lock.release();
   } catch (err) {
+    if (err instanceof LockLostError) {
+      // Nothing was left to release: the lock was lost while the command ran.
+      printError(reasonText(err));
+      return EXIT.LOCK_LOST;
+    }
     printError(`could not release ${lock.name}: ${reasonText(err)} (it is released when the session ends)`);
   }
   return outcome.exitCode;

@@ -60,7 +60,7 @@ describe('history views', () => {
 describe('checkRun', () => {
   it('passes a clean mutex history with every checker row present', () => {
     const v = checkRun('mutex', mutexHistory(), inputs);
-    expect(v.rows.map((r) => r.name)).toEqual(['locks', 'register', 'fencing', 'leases', 'nodes', 'harness']);
+    expect(v.rows.map((r) => r.name)).toEqual(['locks', 'register', 'fencing', 'leases', 'session-leases', 'nodes', 'harness']);
     expect(v.valid).toBe(true);
     expect(v.linearizable).toBe(true);
   });

@@ -80,7 +80,7 @@ describe('worker protocol', () => {
     expect(parseFromWorker({ type: 'write', id: 3, lane: 0, key: 'a', token: 9, value: 'v' })).toMatchObject({ token: 9 });
     expect(parseFromWorker({ type: 'note', lane: 1, f: 'observe', value: { name: 'e' }, result: { token: 4 } })).toEqual({ type: 'note', lane: 1, f: 'observe', value: { name: 'e' }, result: { token: 4 } });
     expect(parseToWorker({ type: 'sequencers', list: [{ name: 'a', token: '5', sessionId: '2' }] })).toMatchObject({ list: [{ token: '5' }] });
-    const config = { slot: 0, workload: 'mutex', role: 'mutex', endpoints: ['127.0.0.1:1'], originNs: '123', seed: 1, ttlMs: 3000, lockDelayMs: 0, locks: ['a'], election: 'e', waitMs: 100 };
+    const config = { slot: 0, workload: 'mutex', role: 'mutex', endpoints: ['127.0.0.1:1'], originNs: '123', seed: 1, ttlMs: 3000, driftMarginMs: 750, lockDelayMs: 0, locks: ['a'], election: 'e', waitMs: 100 };
     expect(parseToWorker({ type: 'start', config })).toEqual({ type: 'start', config });
   });
 

@@ -140,12 +140,16 @@ describe('report', () => {
     expect(text).toContain('linearizable: true');
     expect(text).toContain('verdict: PASS');
     expect(text).toContain('mean 5000 ms, max 5000 ms after the kill');
+    // The session-lease checker's counts, in the verdict table and on a line of their own.
+    expect(text).toMatch(/session-leases\s+session-lease\s+PASS\s+session leases: 0 server expiries, 0 inside an acknowledged lease/);
+    expect(text).toContain('session leases: 0 server expiries, 0 inside an acknowledged lease (ok; 0 lease records');
   });
 
   it('writes JSON with infinities as null', () => {
     const json = JSON.parse(reportJson({ ...report, durationMs: Infinity })) as Record<string, unknown>;
     expect(json.durationMs).toBeNull();
     expect((json.verdict as { valid: unknown }).valid).toBe(true);
+    expect((json.results as { sessionLeases: unknown }).sessionLeases).toMatchObject({ type: 'session-lease', valid: true, expiries: 0, violations: [] });
   });
 
   it('formats the progress line', () => {

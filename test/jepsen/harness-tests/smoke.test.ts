@@ -1,7 +1,8 @@
 /**
  * The CI smoke run: a real 3-node cluster behind the proxies, mutex clients, and about a minute
  * in which every nemesis runs at least once (kill, pause, partition, rolling-restart, slow,
- * membership), then every checker over the history. Needs the built CLI (`npm test` builds
+ * membership), then every checker over the history (the session-lease checker on the workers'
+ * lease records and the expiry watchers' events too). Needs the built CLI (`npm test` builds
  * first). No timing thresholds: the harness slides the schedule (and the run) when faults take
  * longer than planned on a loaded machine, and the vitest timeout is generous.
  */
@@ -62,8 +63,17 @@ describe('jepsen smoke run', () => {
       expect(grants, report).toBeGreaterThanOrEqual(20);
       expect(writes, report).toBeGreaterThanOrEqual(20);
       // Every checker ran and found nothing.
-      expect(result.verdict.rows.map((r) => r.name)).toEqual(['locks', 'register', 'fencing', 'leases', 'nodes', 'harness']);
+      expect(result.verdict.rows.map((r) => r.name)).toEqual(['locks', 'register', 'fencing', 'leases', 'session-leases', 'nodes', 'harness']);
       for (const row of result.verdict.rows) expect(row.valid, `${row.name}: ${row.summary}\n${row.details}\n${report}`).toBe(true);
+      // The session-lease checker ran on real records: every worker recorded its sessions' leases
+      // (the SDK's lease end was readable), and no session expired inside an acknowledged lease.
+      const sessionLeases = result.verdict.rows.find((r) => r.name === 'session-leases');
+      expect(sessionLeases, report).toMatchObject({ checker: 'session-lease', valid: true });
+      expect(sessionLeases?.summary, report).toMatch(/^session leases: \d+ server expiries, 0 inside an acknowledged lease$/);
+      expect(report).toMatch(/session leases: \d+ server expiries, 0 inside an acknowledged lease \(ok; \d+ lease records/);
+      const sl = result.verdict.results.sessionLease;
+      expect(sl?.sessions ?? 0, report).toBeGreaterThanOrEqual(options.clients);
+      expect(sl?.leases ?? 0, report).toBeGreaterThanOrEqual(20);
       expect(result.verdict.linearizable).toBe(true);
       expect(result.exitCode).toBe(0);
       expect(report).toContain('linearizable: true');

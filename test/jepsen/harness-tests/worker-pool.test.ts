@@ -29,7 +29,7 @@ function setup(): { pool: WorkerPool; recorder: HistoryRecorder; register: Fence
 }
 
 function config(slot: number, script: string): WorkerConfig {
-  return { slot, workload: 'mutex', role: 'mutex', endpoints: ['127.0.0.1:1'], originNs: '0', seed: 1, ttlMs: 1_000, lockDelayMs: 0, locks: ['a'], election: script, waitMs: 100 };
+  return { slot, workload: 'mutex', role: 'mutex', endpoints: ['127.0.0.1:1'], originNs: '0', seed: 1, ttlMs: 1_000, driftMarginMs: 250, lockDelayMs: 0, locks: ['a'], election: script, waitMs: 100 };
 }
 
 describe('WorkerPool', () => {

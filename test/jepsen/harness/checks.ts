@@ -1,20 +1,26 @@
 /**
  * Which checkers judge which workload, and the combined verdict of a run: the checkers' results
- * (linearizability of the lock and register models, fencing, election), the lease checker, and
- * two health rows (nodes that crashed on their own; harness protocol problems). Pure.
+ * (linearizability of the lock and register models, fencing, election), the lease checker, the
+ * session-lease checker (every workload: no session expired on the server inside a lease its
+ * client was acknowledged), and two health rows (nodes that crashed on their own; harness
+ * protocol problems). Pure.
  */
 import { assertNever } from '../../../src/common/assert.js';
 import {
   checkElection,
   checkFencing,
   checkLinearizability,
+  checkSessionLeases,
   combineResults,
   fencedRegisterModel,
   HistoryError,
   lockModel,
+  renderSessionLeases,
+  summarizeSessionLeases,
   type CheckerResult,
   type History,
   type Op,
+  type SessionLeaseResult,
 } from '../checker/index.js';
 import { checkLeases, renderLeases, type LeaseResult } from './lease-check.js';
 import type { WorkloadName } from './options.js';
@@ -37,7 +43,12 @@ export interface RunVerdict {
   readonly linearizable: boolean | 'unknown' | null;
   readonly rows: readonly CheckRow[];
   /** Raw results, for report.json. */
-  readonly results: { readonly checkers: ReadonlyArray<readonly [string, CheckerResult]>; readonly lease: LeaseResult };
+  readonly results: {
+    readonly checkers: ReadonlyArray<readonly [string, CheckerResult]>;
+    readonly lease: LeaseResult;
+    /** Null when the history was malformed for it (its row is then UNKNOWN). */
+    readonly sessionLease: SessionLeaseResult | null;
+  };
 }
 
 /** Inputs besides the history. */
@@ -130,6 +141,14 @@ export function checkRun(workload: WorkloadName, history: History, inputs: Check
     if (!(err instanceof HistoryError)) throw err;
     rows.push({ name: 'leases', checker: 'history', valid: 'unknown', summary: 'the history is malformed (a harness bug)', details: err.message });
   }
+  let sessionLease: SessionLeaseResult | null = null;
+  try {
+    sessionLease = checkSessionLeases(history);
+    rows.push({ name: 'session-leases', checker: 'session-lease', valid: sessionLease.valid, summary: summarizeSessionLeases(sessionLease), details: renderSessionLeases(sessionLease) });
+  } catch (err) {
+    if (!(err instanceof HistoryError)) throw err;
+    rows.push({ name: 'session-leases', checker: 'history', valid: 'unknown', summary: 'the history is malformed (a harness bug)', details: err.message });
+  }
   rows.push({
     name: 'nodes',
     checker: 'crashes',
@@ -149,7 +168,7 @@ export function checkRun(workload: WorkloadName, history: History, inputs: Check
     valid: combine(rows.map((r) => r.valid)),
     linearizable: linRows.length === 0 ? null : combine(linRows.map((r) => r.valid)),
     rows,
-    results: { checkers, lease },
+    results: { checkers, lease, sessionLease },
   };
 }
 

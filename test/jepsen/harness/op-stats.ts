@@ -23,7 +23,7 @@ export interface LatencyPoint {
 }
 
 /** Ops that are not requests to the cluster (observations, the harness's own register): counted, but kept off the latency plot. */
-const OFF_PLOT = new Set(['held', 'observe', 'read', 'write']);
+const OFF_PLOT = new Set(['held', 'observe', 'read', 'write', 'session-lease', 'session-expired']);
 
 /** Accumulates counts and latencies; feed it every op in order. */
 export class OpStats {

@@ -2,6 +2,7 @@
  * The options of a Jepsen run and their command-line parsing (pure: argv in, options or a
  * BAD_OPTION HarnessError out).
  */
+import { defaultDriftMargin } from '../../../src/client/local-lease.js';
 import { HarnessError } from './harness-error.js';
 
 /** The workloads. */
@@ -35,6 +36,12 @@ export interface RunOptions {
   readonly lockDelayMs: number;
   readonly heartbeatMs: number;
   readonly electionTimeoutMs: number;
+  /**
+   * The drift margin of the clients' sessions (SDK `driftMarginMs`): their local lease ends this
+   * long before send time + TTL. Null: a wide TTL / 4, so a lost lock's exit is recorded well before
+   * the lock can be granted again (see `clientDriftMs`).
+   */
+  readonly driftMarginMs: number | null;
   readonly snapshotThreshold: number;
   /** Time budget of each linearizability check. */
   readonly checkTimeoutMs: number;
@@ -66,6 +73,7 @@ export const DEFAULT_OPTIONS: RunOptions = {
   lockDelayMs: 2_000,
   heartbeatMs: 50,
   electionTimeoutMs: 500,
+  driftMarginMs: null,
   snapshotThreshold: 500,
   checkTimeoutMs: 120_000,
   progressEveryMs: 5_000,
@@ -93,6 +101,9 @@ export const USAGE = `usage: npm run jepsen -- [options]
   --lock-delay MS             lock-delay after an expiry (default 2000)
   --heartbeat MS              Raft heartbeat (default 50)
   --election-timeout MS       Raft election timeout (default 500)
+  --drift-margin MS|sdk       the clients' session drift margin: their local lease ends this long
+                              before send time + TTL (default TTL/4; sdk: the SDK's default,
+                              5 % of the TTL, at least 50 ms, what applications get)
   --snapshot-threshold N      entries between snapshots (default 500)
   --check-timeout SECONDS     time budget of each linearizability check (default: 2 × --time, at least 60)
   --progress SECONDS          progress line period (default 5)
@@ -125,6 +136,7 @@ const FLAGS = new Set([
   'lock-delay',
   'heartbeat',
   'election-timeout',
+  'drift-margin',
   'snapshot-threshold',
   'check-timeout',
   'progress',
@@ -182,6 +194,13 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number = ()
   const heartbeat = int('heartbeat', d.heartbeatMs, 10, 10_000);
   const election = int('election-timeout', d.electionTimeoutMs, 50, 60_000);
   if (election < 3 * heartbeat) throw bad(`--election-timeout must be at least 3 × --heartbeat (${3 * heartbeat})`);
+  const driftRaw = given.get('drift-margin');
+  let driftMarginMs: number | null = d.driftMarginMs;
+  if (driftRaw === 'sdk') driftMarginMs = defaultDriftMargin(ttl);
+  else if (driftRaw !== undefined) {
+    driftMarginMs = int('drift-margin', 0, 0, 600_000);
+    if (driftMarginMs * 2 >= ttl) throw bad(`--drift-margin must be less than half of --ttl (${ttl}), got ${driftMarginMs}`);
+  }
   const serverLogLevel = given.get('server-log-level') ?? d.serverLogLevel;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(serverLogLevel)) throw bad(`--server-log-level must be a pino level, got "${serverLogLevel}"`);
   const plant = given.get('plant') ?? d.plant;
@@ -205,6 +224,7 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number = ()
     lockDelayMs: int('lock-delay', d.lockDelayMs, 0, 600_000),
     heartbeatMs: heartbeat,
     electionTimeoutMs: election,
+    driftMarginMs,
     snapshotThreshold: int('snapshot-threshold', d.snapshotThreshold, 1, 100_000_000),
     // A longer run records a longer history: by default the search gets twice the run's time.
     checkTimeoutMs: given.has('check-timeout') ? num('check-timeout', d.checkTimeoutMs / 1000, 1, 86_400, 1000) : Math.max(60_000, 2 * timeMs),
@@ -234,6 +254,11 @@ export function parseNemeses(raw: string | undefined): NemesisKind[] {
     if (!out.includes(p as NemesisKind)) out.push(p as NemesisKind);
   }
   return out;
+}
+
+/** The drift margin the clients' sessions use: `--drift-margin`, else TTL / 4. */
+export function clientDriftMs(o: Pick<RunOptions, 'driftMarginMs' | 'sessionTtlMs'>): number {
+  return o.driftMarginMs ?? Math.round(o.sessionTtlMs / 4);
 }
 
 function bad(message: string): HarnessError {

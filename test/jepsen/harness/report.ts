@@ -4,6 +4,7 @@
  * JSON form. Pure.
  */
 import { assertNever } from '../../../src/common/assert.js';
+import { renderSessionLeases } from '../checker/session-lease.js';
 import type { CheckRow, RunVerdict } from './checks.js';
 import type { NemesisEvent } from './nemesis.js';
 import type { OpCounts } from './op-stats.js';
@@ -93,6 +94,8 @@ export function renderReport(r: RunReport): string {
     const mean = waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : 0;
     lines.push(`killed holders: ${r.handovers.length}; lock handed over after ${waits.length} of them, mean ${Math.round(mean)} ms, max ${Math.round(max)} ms after the kill (TTL ${o.sessionTtlMs} + lock-delay ${o.lockDelayMs} ms)`);
   }
+  const sl = r.verdict.results.sessionLease;
+  if (sl !== null && sl.valid) lines.push(renderSessionLeases(sl));
   const net = Object.entries(r.network.stats);
   if (net.length) lines.push(`network: ${net.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push('');
@@ -134,5 +137,7 @@ function summarizeResults(v: RunVerdict): Record<string, unknown> {
     }
   }
   out.leases = { ...v.results.lease, handovers: v.results.lease.handovers.length };
+  const sl = v.results.sessionLease;
+  out.sessionLeases = sl === null ? null : { ...sl, violations: sl.violations.slice(0, 100), withinDrift: sl.withinDrift.slice(0, 100) };
   return out;
 }

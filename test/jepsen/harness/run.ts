@@ -12,6 +12,7 @@ import { SeededRng } from '../../../src/common/rng.js';
 import { HistoryFileWriter, HistoryRecorder, type History } from '../checker/index.js';
 import { checkRun, type RunVerdict } from './checks.js';
 import { Cluster, type NodeExit, type NodeSpec } from './cluster.js';
+import { ExpiryWatchers } from './expiry-watch.js';
 import { FencedRegister } from './fenced-register.js';
 import { HarnessError } from './harness-error.js';
 import { AdminMembership, describeView } from './membership.js';
@@ -20,7 +21,7 @@ import { Nemesis } from './nemesis.js';
 import { NetnsNetwork } from './netns-network.js';
 import type { Network } from './network.js';
 import { OpStats } from './op-stats.js';
-import type { RunOptions } from './options.js';
+import { clientDriftMs, type RunOptions } from './options.js';
 import { renderLatencyPlot, type PlotWindow } from './plot.js';
 import { ProxyNetwork } from './proxy-network.js';
 import { formatProgress, renderReport, reportJson, type RunReport } from './report.js';
@@ -78,6 +79,17 @@ export function ensureBuilt(print: (line: string) => void): void {
   if (!existsSync(CLI_PATH)) throw new HarnessError('BUILD_MISSING', `${CLI_PATH} is missing and the build did not produce it; run \`npm run build\``);
 }
 
+/**
+ * The endpoints worker `slot` is given: every node, its "own" node (slot mod nodes) first, as a
+ * client running next to one node would list them; the SDK tries them in that order until it
+ * learns the leader.
+ */
+export function ownNodeFirst(endpoints: readonly string[], slot: number): string[] {
+  if (endpoints.length === 0) return [];
+  const k = slot % endpoints.length;
+  return [...endpoints.slice(k), ...endpoints.slice(0, k)];
+}
+
 /** The roles of the `clients` workers of a workload. */
 export function rolesFor(workload: RunOptions['workload'], clients: number): WorkerRole[] {
   const half = Math.max(1, Math.ceil(clients / 2));
@@ -128,6 +140,7 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
   let cluster: Cluster | undefined;
   let network: Network | undefined;
   let pool: WorkerPool | undefined;
+  let watchers: ExpiryWatchers | undefined;
   let nemesis: Nemesis | undefined;
   let membership: AdminMembership | undefined;
   let membershipAfter: string | null = null;
@@ -175,6 +188,17 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
     if (options.plant !== 'none') say(`!! planted fault: ${options.plant} (this run is expected to fail)`);
     pool = new WorkerPool({ recorder, register, clock, script: WORKER_SCRIPT, logPrefix: join(logs, 'client-'), log: say });
     const p = pool;
+    // Every node's session-expired events, for the session-lease checker (on a process of their own).
+    const watchProcess = p.allocateProcess();
+    watchers = await ExpiryWatchers.start({
+      nodes: new Map(specs.map((s) => [s.id, s.clientAddress])),
+      clock,
+      record: (f, value) => {
+        recorder.invoke(watchProcess, f, value);
+        recorder.ok(watchProcess, null);
+      },
+      log: say,
+    });
     const locks = Array.from({ length: options.locks }, (_, i) => `jepsen/lock-${i}`);
     const roles = rolesFor(options.workload, options.clients);
     const longWait = 4 * (options.sessionTtlMs + options.lockDelayMs) + 10_000;
@@ -183,10 +207,11 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
       slot,
       workload: options.workload,
       role: roles[slot] ?? 'mutex',
-      endpoints: c.endpoints,
+      endpoints: ownNodeFirst(c.endpoints, slot),
       originNs: clock.originNs.toString(),
       seed: (options.seed * 31 + slot * 7919 + incarnation++ * 104_729) % 2 ** 31,
       ttlMs: options.sessionTtlMs,
+      driftMarginMs: clientDriftMs(options),
       lockDelayMs: options.lockDelayMs,
       locks,
       election: 'jepsen-leader',
@@ -262,9 +287,11 @@ export async function runJepsen(options: RunOptions, hooks: RunHooks = {}): Prom
     if (healed === undefined) say('!! no leader 20 s after healing everything');
     leaderAfterHeal = healed ?? null;
     await p.stopAll(15_000);
+    say(`expiry watchers: ${watchers.received} watch event(s) received, ${watchers.recorded} of them session expiries (session-expired, or a lock expired)`);
   } finally {
     if (workloadEnd === 0) workloadEnd = clock.now();
     await pool?.stopAll(0).catch(() => undefined);
+    await watchers?.stop().catch(() => undefined);
     membership?.close();
     await cluster?.stopAll().catch(() => undefined);
     await network?.close().catch(() => undefined);

@@ -88,6 +88,11 @@ export class WorkerPool {
     return this.problems;
   }
 
+  /** A history process number of the harness's own (e.g. the expiry watchers'), never given to a worker lane. */
+  allocateProcess(): number {
+    return this.nextProcess++;
+  }
+
   /** Slots with a live worker. */
   liveSlots(): number[] {
     return [...this.workers.values()].filter((w) => w.state === 'starting' || w.state === 'running').map((w) => w.slot);

@@ -31,6 +31,8 @@ export interface WorkerConfig {
   readonly originNs: string;
   readonly seed: number;
   readonly ttlMs: number;
+  /** The sessions' drift margin (SDK `driftMarginMs`). */
+  readonly driftMarginMs: number;
   readonly lockDelayMs: number;
   readonly locks: readonly string[];
   /** The election's name (election workload). */
@@ -167,6 +169,7 @@ function parseConfig(x: unknown): WorkerConfig {
     originNs,
     seed: int(r, 'seed', what),
     ttlMs: int(r, 'ttlMs', what, 1),
+    driftMarginMs: int(r, 'driftMarginMs', what),
     lockDelayMs: int(r, 'lockDelayMs', what),
     locks: strings('locks'),
     election: str(r, 'election', what),

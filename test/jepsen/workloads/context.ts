@@ -69,6 +69,10 @@ export class SessionKeeper {
     private readonly name: string,
     private readonly stop: AbortSignal,
     private readonly log: (m: string) => void,
+    /** The sessions' drift margin (the harness's choice, see options.ts). */
+    private readonly driftMarginMs: number = Math.round(ttlMs / 4),
+    /** Called with every session opened (the session-lease records start there). */
+    private readonly onOpen: (s: Session) => void = () => undefined,
   ) {}
 
   /** A live session, or undefined once stopped. */
@@ -82,11 +86,13 @@ export class SessionKeeper {
         this.current = await this.client.session({
           ttlMs: this.ttlMs,
           name: this.name,
-          // A wide margin: the lock's signal fires well before the leader may expire the session,
-          // so the history records the loss (an `exit` invoke) before the lock can be given away.
-          driftMarginMs: Math.round(this.ttlMs / 4),
+          // By default a wide margin: the lock's signal fires well before the leader may expire the
+          // session, so the history records the loss (an `exit` invoke) before the lock can be
+          // given away. `--drift-margin sdk` gives what applications get.
+          driftMarginMs: this.driftMarginMs,
           graceMs: this.ttlMs,
         });
+        this.onOpen(this.current);
         return this.current;
       } catch (err) {
         if (++failures % 10 === 1) this.log(`cannot open a session (${failures}): ${describeError(err)}`);
