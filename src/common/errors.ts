@@ -48,7 +48,7 @@ export const ERROR_CODES = {
   MESSAGE_TOO_LARGE: { status: 'RESOURCE_EXHAUSTED', meaning: 'the request exceeds the maximum message size' },
   WATCH_COMPACTED: { status: 'OUT_OF_RANGE', meaning: 'the requested watch index is older than the retained event ring; resync' },
   UNAUTHENTICATED: { status: 'UNAUTHENTICATED', meaning: 'no valid bearer token was presented' },
-  PERMISSION_DENIED: { status: 'PERMISSION_DENIED', meaning: 'the token lacks the role for this name prefix' },
+  PERMISSION_DENIED: { status: 'PERMISSION_DENIED', meaning: 'the token lacks the role for this name prefix, or the session belongs to another identity' },
   STORAGE_FATAL: { status: 'INTERNAL', meaning: 'the data directory is unreadable or corrupt; the node stops rather than reset' },
   CONFIG_INVALID: { status: 'INVALID_ARGUMENT', meaning: 'a configuration field is invalid' },
   CLUSTER_MISMATCH: { status: 'PERMISSION_DENIED', meaning: 'a peer message came from another cluster or an unknown node' },

@@ -11,6 +11,7 @@ import {
   MAX_WAIT_MS,
   clientProblem,
   describeInput,
+  identityProblem,
   idProblem,
   intRangeProblem,
   isPlainObject,
@@ -64,6 +65,8 @@ export function parseLockCommand(x: unknown): ParsedCommand {
   const sid = (): string | undefined => idProblem('sessionId', x['sessionId']);
   const seq = (): string | undefined => idProblem('seq', x['seq']);
   const name = (): string | undefined => lockNameProblem(x['name']);
+  const caller = (): string | undefined => (absent(x['caller']) ? undefined : identityProblem('caller', x['caller']));
+  const withCaller = <C extends object>(c: C): C & { caller?: string } => (absent(x['caller']) ? c : { ...c, caller: x['caller'] as string });
   let problem: string | undefined;
   let command: LockCommand;
   switch (type) {
@@ -72,15 +75,20 @@ export function parseLockCommand(x: unknown): ParsedCommand {
         () => ttlProblem(x['ttlMs']),
         () => clientProblem(x['client']),
         () => (absent(x['meta']) ? undefined : sessionMetaProblem(x['meta'])),
+        () => (absent(x['owner']) ? undefined : identityProblem('owner', x['owner'])),
       );
-      command = absent(x['meta'])
-        ? { type, ttlMs: x['ttlMs'] as number, client: x['client'] as string }
-        : { type, ttlMs: x['ttlMs'] as number, client: x['client'] as string, meta: x['meta'] as SessionMeta };
+      command = {
+        type,
+        ttlMs: x['ttlMs'] as number,
+        client: x['client'] as string,
+        ...(absent(x['meta']) ? {} : { meta: x['meta'] as SessionMeta }),
+        ...(absent(x['owner']) ? {} : { owner: x['owner'] as string }),
+      };
       break;
     }
     case 'close-session':
-      problem = firstProblem(sid, seq);
-      command = { type, sessionId: x['sessionId'] as number, seq: x['seq'] as number };
+      problem = firstProblem(sid, seq, caller);
+      command = withCaller({ type, sessionId: x['sessionId'] as number, seq: x['seq'] as number });
       break;
     case 'expire-session':
       problem = firstProblem(sid, () => intRangeProblem('lockDelayMs', x['lockDelayMs'], 0, MAX_LOCK_DELAY_MS));
@@ -104,6 +112,7 @@ export function parseLockCommand(x: unknown): ParsedCommand {
         () => modeProblem(x['mode']),
         () => intRangeProblem('waitMs', x['waitMs'], 0, MAX_WAIT_MS),
         () => (absent(x['value']) ? undefined : lockValueProblem(x['value'])),
+        caller,
       );
       const base = {
         type,
@@ -113,22 +122,22 @@ export function parseLockCommand(x: unknown): ParsedCommand {
         mode: x['mode'] as LockMode,
         waitMs: x['waitMs'] as number,
       };
-      command = absent(x['value']) ? base : { ...base, value: x['value'] as Uint8Array };
+      command = withCaller(absent(x['value']) ? base : { ...base, value: x['value'] as Uint8Array });
       break;
     }
     case 'release':
-      problem = firstProblem(sid, seq, name);
-      command = { type, sessionId: x['sessionId'] as number, seq: x['seq'] as number, name: x['name'] as string };
+      problem = firstProblem(sid, seq, name, caller);
+      command = withCaller({ type, sessionId: x['sessionId'] as number, seq: x['seq'] as number, name: x['name'] as string });
       break;
     case 'set-value':
-      problem = firstProblem(sid, seq, name, () => lockValueProblem(x['value']));
-      command = {
+      problem = firstProblem(sid, seq, name, () => lockValueProblem(x['value']), caller);
+      command = withCaller({
         type,
         sessionId: x['sessionId'] as number,
         seq: x['seq'] as number,
         name: x['name'] as string,
         value: x['value'] as Uint8Array,
-      };
+      });
       break;
     case 'cancel-wait':
       problem = idProblem('waiterId', x['waiterId']);

@@ -13,7 +13,7 @@ export {
   type SessionSnapshot,
   type WaiterSnapshot,
 } from './snapshot.js';
-export { LockStateMachine } from './state-machine.js';
+export { LockStateMachine, sessionAccessProblem } from './state-machine.js';
 export { LeaseTracker, type KeepaliveOutcome, type LeaseSessionInput, type LeaseTrackerOptions } from './lease-tracker.js';
 export { CheckpointAges } from './checkpoint-ages.js';
 export * from './election.js';

@@ -10,6 +10,8 @@ export interface SessionRec {
   readonly id: number;
   readonly ttlMs: number;
   readonly client: string;
+  /** The authenticated identity that opened it ('' = none: no authentication). */
+  readonly owner: string;
   readonly meta: SessionMeta;
   readonly openedAt: number;
   lapsed: boolean;

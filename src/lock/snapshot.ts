@@ -9,7 +9,7 @@ import { resolveLockConfig } from './config.js';
 import { EventRing } from './event-ring.js';
 import { clonePlain, copyBytes, type EndedRec, type LockRec, type MachineState, type SessionRec, type WaiterRec } from './records.js';
 import type { DelayInfo, LockConfig, LockEvent, LockEventType, LockMode, LockResult, SessionEndReason, SessionMeta } from './types.js';
-import { clientProblem, isPlainObject, lockNameProblem, lockValueProblem, sessionMetaProblem, ttlProblem } from './validate.js';
+import { clientProblem, identityProblem, isPlainObject, lockNameProblem, lockValueProblem, sessionMetaProblem, ttlProblem } from './validate.js';
 
 /** Current snapshot format version. */
 export const LOCK_SNAPSHOT_VERSION = 1;
@@ -19,6 +19,8 @@ export interface SessionSnapshot {
   readonly id: number;
   readonly ttlMs: number;
   readonly client: string;
+  /** '' or absent (snapshots from before owners): no owner. */
+  readonly owner?: string;
   readonly meta: SessionMeta;
   readonly openedAt: number;
   readonly lapsed: boolean;
@@ -87,6 +89,7 @@ export function stateToSnapshot(st: MachineState): LockSnapshot {
       id: s.id,
       ttlMs: s.ttlMs,
       client: s.client,
+      owner: s.owner,
       meta: { ...s.meta },
       openedAt: s.openedAt,
       lapsed: s.lapsed,
@@ -229,12 +232,14 @@ export function snapshotToState(input: unknown): MachineState {
     const id = int(r['id'], `${p}.id`, 1);
     if (id > applied) bad(`${p}.id`, `(${id}) exceeds appliedIndex`);
     if (sessions.has(id)) bad(`${p}.id`, `duplicates session ${id}`);
-    const tp = ttlProblem(r['ttlMs']) ?? clientProblem(r['client']) ?? sessionMetaProblem(r['meta']);
+    const owner = r['owner'] === undefined || r['owner'] === '' ? '' : r['owner'];
+    const tp = ttlProblem(r['ttlMs']) ?? clientProblem(r['client']) ?? sessionMetaProblem(r['meta']) ?? (owner === '' ? undefined : identityProblem('owner', owner));
     if (tp !== undefined) bad(p, tp);
     sessions.set(id, {
       id,
       ttlMs: r['ttlMs'] as number,
       client: r['client'] as string,
+      owner: owner as string,
       meta: { ...(r['meta'] as SessionMeta) },
       openedAt: finite(r['openedAt'], `${p}.openedAt`),
       lapsed: bool(r['lapsed'], `${p}.lapsed`),

@@ -52,6 +52,15 @@ interface EventBody {
   readonly mode?: LockMode | null;
 }
 
+/**
+ * Why `caller` may not use session `s`, or undefined if it may: a session with an owner is used
+ * only by that identity; one without (opened without authentication) by anyone.
+ */
+export function sessionAccessProblem(s: { readonly id: number; readonly owner: string }, caller: string | undefined): string | undefined {
+  if (s.owner === '' || caller === s.owner) return undefined;
+  return `session ${s.id} was opened by another identity; only the identity that opened a session may use it`;
+}
+
 function fail(code: ErrorCode, message: string): LockFailure {
   return { ok: false, code, message };
 }
@@ -124,9 +133,9 @@ export class LockStateMachine {
   private dispatch(c: LockCommand, tx: Tx): LockResult {
     switch (c.type) {
       case 'open-session':
-        return this.openSession(c.ttlMs, c.client, c.meta, tx);
+        return this.openSession(c.ttlMs, c.client, c.meta, c.owner ?? '', tx);
       case 'close-session':
-        return this.clientRequest(c.sessionId, c.seq, true, (s) => this.closeSession(s, c.seq, tx));
+        return this.clientRequest(c.sessionId, c.seq, c.caller, true, (s) => this.closeSession(s, c.seq, tx));
       case 'expire-session': {
         const s = this.st.sessions.get(c.sessionId);
         if (s === undefined) return this.noSession(c.sessionId, null, false);
@@ -156,11 +165,11 @@ export class LockStateMachine {
         return { ok: true, type: 'renew-session', sessionId: s.id, wasLapsed };
       }
       case 'acquire':
-        return this.clientRequest(c.sessionId, c.seq, false, (s) => this.acquire(s, c, tx));
+        return this.clientRequest(c.sessionId, c.seq, c.caller, false, (s) => this.acquire(s, c, tx));
       case 'release':
-        return this.clientRequest(c.sessionId, c.seq, false, (s) => this.release(s, c.name, tx));
+        return this.clientRequest(c.sessionId, c.seq, c.caller, false, (s) => this.release(s, c.name, tx));
       case 'set-value':
-        return this.clientRequest(c.sessionId, c.seq, false, (s) => {
+        return this.clientRequest(c.sessionId, c.seq, c.caller, false, (s) => {
           const lock = this.st.locks.get(c.name);
           const h = lock?.holders.get(s.id);
           if (lock === undefined || h === undefined) return this.notHolder(s, c.name);
@@ -188,12 +197,13 @@ export class LockStateMachine {
 
   // ---- sessions ----
 
-  private openSession(ttlMs: number, client: string, meta: SessionMeta | undefined, tx: Tx): LockResult {
+  private openSession(ttlMs: number, client: string, meta: SessionMeta | undefined, owner: string, tx: Tx): LockResult {
     const id = tx.meta.index;
     const s: SessionRec = {
       id,
       ttlMs,
       client,
+      owner,
       meta: meta === undefined ? {} : Object.fromEntries(Object.entries(meta)),
       openedAt: tx.meta.at,
       // The open entry is the session's first checkpoint: remaining = ttl (DESIGN §3), so a
@@ -212,10 +222,16 @@ export class LockStateMachine {
     return { ok: true, type: 'open-session', sessionId: id, ttlMs };
   }
 
-  /** Exactly-once wrapper: seq == last → cached result; seq < last → STALE_REQUEST; else run and cache. */
-  private clientRequest(sessionId: number, seq: number, isClose: boolean, run: (s: SessionRec) => LockResult): LockResult {
+  /**
+   * Exactly-once wrapper: seq == last → cached result; seq < last → STALE_REQUEST; else run and cache.
+   * A session with an owner answers only calls from that identity (PERMISSION_DENIED, nothing
+   * changes, nothing cached: not even its remembered results are shown to another identity).
+   */
+  private clientRequest(sessionId: number, seq: number, caller: string | undefined, isClose: boolean, run: (s: SessionRec) => LockResult): LockResult {
     const s = this.st.sessions.get(sessionId);
     if (s === undefined) return this.noSession(sessionId, seq, isClose);
+    const denied = sessionAccessProblem(s, caller);
+    if (denied !== undefined) return fail('PERMISSION_DENIED', denied);
     if (seq === s.lastSeq && s.lastResult !== null) return s.lastResult;
     if (seq < s.lastSeq) {
       return fail('STALE_REQUEST', `request seq ${seq} of session ${sessionId} is older than its last request (seq ${s.lastSeq}); it was already answered`);
@@ -579,6 +595,7 @@ export class LockStateMachine {
       id: s.id,
       ttlMs: s.ttlMs,
       client: s.client,
+      owner: s.owner,
       meta: { ...s.meta },
       openedAt: s.openedAt,
       lapsed: s.lapsed,

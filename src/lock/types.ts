@@ -25,6 +25,8 @@ export interface OpenSessionCommand {
   readonly ttlMs: number;
   readonly client: string;
   readonly meta?: SessionMeta;
+  /** The authenticated identity that opens it; only that identity may use the session. Absent: no owner (no auth). */
+  readonly owner?: string;
 }
 
 /** Client closes its session: its locks are released without lock-delay and its waiters removed. */
@@ -32,6 +34,8 @@ export interface CloseSessionCommand {
   readonly type: 'close-session';
   readonly sessionId: number;
   readonly seq: number;
+  /** The authenticated identity making the call (see OpenSessionCommand.owner). */
+  readonly caller?: string;
 }
 
 /**
@@ -69,6 +73,8 @@ export interface AcquireCommand {
   readonly mode: LockMode;
   readonly waitMs: number;
   readonly value?: Uint8Array;
+  /** The authenticated identity making the call (see OpenSessionCommand.owner). */
+  readonly caller?: string;
 }
 
 /** Release a lock held by the session (no lock-delay). */
@@ -77,6 +83,8 @@ export interface ReleaseCommand {
   readonly sessionId: number;
   readonly seq: number;
   readonly name: string;
+  /** The authenticated identity making the call (see OpenSessionCommand.owner). */
+  readonly caller?: string;
 }
 
 /** Replace the value of a lock the session holds (election Proclaim). */
@@ -86,6 +94,8 @@ export interface SetValueCommand {
   readonly seq: number;
   readonly name: string;
   readonly value: Uint8Array;
+  /** The authenticated identity making the call (see OpenSessionCommand.owner). */
+  readonly caller?: string;
 }
 
 /** Leader-proposed when a waiter's deadline passes; a no-op if it was granted or is gone. */
@@ -292,6 +302,8 @@ export interface SessionInfo {
   readonly id: number;
   readonly ttlMs: number;
   readonly client: string;
+  /** The identity that opened it ('' = none); only it may use the session. */
+  readonly owner: string;
   readonly meta: SessionMeta;
   readonly openedAt: number;
   /** True when the log holds a checkpointed remaining lease for it (from open until the first renew). */

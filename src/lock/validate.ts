@@ -127,6 +127,18 @@ export function ttlProblem(ttlMs: unknown): string | undefined {
 }
 
 /** Why `client` is not a valid session client name (1–256 UTF-8 bytes). */
+/** Most bytes of a session owner / caller identity (a token name or a certificate subject). */
+export const MAX_IDENTITY_BYTES = 512;
+
+/** Why `identity` is not a valid session owner or caller identity, or undefined if it is. */
+export function identityProblem(field: string, identity: unknown): string | undefined {
+  if (typeof identity !== 'string') return `${field} must be a string, got ${describeInput(identity)}`;
+  const n = utf8Length(identity);
+  if (n === 0) return `${field} must not be empty (leave it out for no identity)`;
+  if (n > MAX_IDENTITY_BYTES) return `${field} is ${n} bytes; the limit is ${MAX_IDENTITY_BYTES}`;
+  return undefined;
+}
+
 export function clientProblem(client: unknown): string | undefined {
   if (typeof client !== 'string') return `session client name must be a string, got ${describeInput(client)}`;
   const n = utf8Length(client);

@@ -7,6 +7,7 @@
  * Sessions.KeepAliveBatch; each runs through the service's same `keepAlive` as on Sessions.KeepAlive,
  * and the answers ready in one turn go back together.
  */
+import type { PeerCertificate } from 'node:tls';
 import {
   Server,
   ServerCredentials,
@@ -41,6 +42,10 @@ interface CallContext {
   readonly peer: string;
   /** Fires when the client gives up on the call (unary: cancelled; stream: CancelCall or stream end). */
   readonly cancellation: CallCancellation;
+  /** The client certificate's identity under mutual TLS (`cert:…`), when there is one. */
+  readonly certIdentity?: string;
+  /** Who is calling (set by runCall): the token's identity, else the certificate's; undefined without either. */
+  readonly identity?: string;
 }
 
 type Handler = (req: never, ctx: CallContext) => Promise<unknown>;
@@ -54,8 +59,11 @@ interface Operation {
 /** How one call ended: its response, or the status it failed with. */
 type Outcome = { readonly ok: true; readonly res: unknown } | { readonly ok: false; readonly status: CallStatus };
 
-/** Checks one call before it runs; throws UNAUTHENTICATED / PERMISSION_DENIED (a LatchError). */
-export type Authorize = (method: string, authorization: string | undefined, req: unknown) => void;
+/**
+ * Checks one call before it runs; throws UNAUTHENTICATED / PERMISSION_DENIED (a LatchError).
+ * Returns the caller's identity (e.g. `token:<name>`), which sessions are bound to.
+ */
+export type Authorize = (method: string, authorization: string | undefined, req: unknown) => string | undefined;
 
 /** Options of the client gRPC server. */
 export interface ClientServerOptions {
@@ -70,6 +78,15 @@ function authorization(call: { metadata: Metadata }): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The identity of a mutual-TLS client certificate (`cert:CN=…`, or its SHA-256 fingerprint), or undefined over plain text. */
+export function certIdentity(call: { getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } }): string | undefined {
+  const cert = call.getAuthContext?.().sslPeerCertificate;
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string' && cn !== '') return `cert:CN=${cn}`;
+  return cert.fingerprint256 ? `cert:sha256=${cert.fingerprint256}` : undefined;
+}
+
 /**
  * Runs one call the way every path runs it (unary or Locks.Stream): authorize it, run its
  * handler, count it by method and code, and map a thrown error to its status.
@@ -77,8 +94,8 @@ function authorization(call: { metadata: Metadata }): string | undefined {
 function runCall(service: LatchService, log: Logger, authorize: Authorize | undefined, op: Operation, req: unknown, auth: string | undefined, ctx: CallContext): Promise<Outcome> {
   return Promise.resolve()
     .then(() => {
-      authorize?.(op.method, auth, req);
-      return op.fn(req as never, ctx);
+      const identity = authorize?.(op.method, auth, req) ?? ctx.certIdentity;
+      return op.fn(req as never, identity === undefined ? ctx : { ...ctx, identity });
     })
     .then(
       (res): Outcome => {
@@ -98,7 +115,8 @@ type Run = (op: Operation, req: unknown, auth: string | undefined, ctx: CallCont
 
 function unary(op: Operation, run: Run) {
   return (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void => {
-    void run(op, call.request, authorization(call), { peer: call.getPeer(), cancellation: call }).then((o) => {
+    const cert = certIdentity(call);
+    void run(op, call.request, authorization(call), { peer: call.getPeer(), cancellation: call, ...(cert ? { certIdentity: cert } : {}) }).then((o) => {
       if (o.ok) cb(null, o.res);
       else cb(serviceErrorOf(o.status), null);
     });
@@ -142,6 +160,7 @@ interface LockStreamRequest {
 function serveLockStream(call: ServerDuplexStream<LockStreamRequest, unknown>, ops: LockOps, run: Run, service: LatchService): void {
   const auth = authorization(call);
   const peer = call.getPeer();
+  const cert = certIdentity(call);
   const pending = new Map<string, StreamCallCancellation>();
   let open = true;
   const finish = (): void => {
@@ -189,7 +208,7 @@ function serveLockStream(call: ServerDuplexStream<LockStreamRequest, unknown>, o
     }
     const cancellation = new StreamCallCancellation();
     pending.set(callId, cancellation);
-    void run(op, msg[field], auth, { peer, cancellation }).then((o) => {
+    void run(op, msg[field], auth, { peer, cancellation, ...(cert ? { certIdentity: cert } : {}) }).then((o) => {
       // A cancelled call is abandoned, like a unary call whose client went away: no answer.
       if (pending.get(callId) !== cancellation) return;
       pending.delete(callId);
@@ -224,7 +243,7 @@ function sessionGone(err: unknown): boolean {
  * (a malformed id, NOT_LEADER, LEADERSHIP_LOST, …) ends the stream with its status, as it ends a
  * KeepAlive stream. The end of the stream, or the server's shutdown, drops unsent answers.
  */
-function serveKeepAliveBatch(call: ServerDuplexStream<KeepAliveBatchRequest, unknown>, service: LatchService, log: Logger): void {
+function serveKeepAliveBatch(call: ServerDuplexStream<KeepAliveBatchRequest, unknown>, service: LatchService, log: Logger, identity: string | undefined): void {
   let open = true;
   let ready: KeepAliveAnswer[] = [];
   let flushQueued = false;
@@ -271,7 +290,7 @@ function serveKeepAliveBatch(call: ServerDuplexStream<KeepAliveBatchRequest, unk
       return;
     }
     for (const req of reqs) {
-      service.keepAlive(req).then(answer, (err: unknown) => {
+      service.keepAlive(req, identity).then(answer, (err: unknown) => {
         if (sessionGone(err)) answer({ sessionId: String(wireId('session_id', req.sessionId)), nonce: req.nonce ?? '0', ttlMs: 0, expired: true });
         else fail(err);
       });
@@ -300,24 +319,25 @@ export async function startClientServer(service: LatchService, listen: string, l
   const u = (method: string, fn: Handler) => unary({ method, fn }, run);
   /** A stream handler behind the same check (on the opening request and metadata), as `access` when given. */
   const guard =
-    <C extends ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>>(method: string, fn: (call: C) => void, access = method) =>
+    <C extends ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>>(method: string, fn: (call: C, identity: string | undefined) => void, access = method) =>
     (call: C): void => {
+      let identity: string | undefined;
       try {
-        opts.authorize?.(access, authorization(call), 'request' in call ? call.request : undefined);
+        identity = opts.authorize?.(access, authorization(call), 'request' in call ? call.request : undefined) ?? certIdentity(call);
       } catch (err) {
         const se = toServiceError(err);
         service.countCall(method, GrpcCode[se.code ?? GrpcCode.UNKNOWN] ?? 'UNKNOWN');
         call.emit('error', se);
         return;
       }
-      fn(call);
+      fn(call, identity);
     };
 
   // The lock operations, shared by their unary calls and Locks.Stream.
   const lockOps: LockOps = {
-    acquire: { method: 'Locks.Acquire', fn: (req, ctx) => service.acquire(req, ctx.cancellation) },
-    release: { method: 'Locks.Release', fn: (req) => service.release(req) },
-    setValue: { method: 'Locks.SetValue', fn: (req) => service.setValue(req) },
+    acquire: { method: 'Locks.Acquire', fn: (req, ctx) => service.acquire(req, ctx.cancellation, ctx.identity) },
+    release: { method: 'Locks.Release', fn: (req, ctx) => service.release(req, ctx.identity) },
+    setValue: { method: 'Locks.SetValue', fn: (req, ctx) => service.setValue(req, ctx.identity) },
   };
 
   server.addService(svc('Cluster'), {
@@ -325,12 +345,12 @@ export async function startClientServer(service: LatchService, listen: string, l
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Sessions'), {
-    open: u('Sessions.Open', (req, ctx) => service.openSession(req, ctx.peer)),
-    close: u('Sessions.Close', (req) => service.closeSession(req)),
+    open: u('Sessions.Open', (req, ctx) => service.openSession(req, ctx.peer, ctx.identity)),
+    close: u('Sessions.Close', (req, ctx) => service.closeSession(req, ctx.identity)),
     list: u('Sessions.List', () => service.listSessions()),
-    keepAlive: guard('Sessions.KeepAlive', (call: ServerDuplexStream<unknown, unknown>) => service.keepAliveStream(call)),
+    keepAlive: guard('Sessions.KeepAlive', (call: ServerDuplexStream<unknown, unknown>, identity) => service.keepAliveStream(call, identity)),
     // The same access as KeepAlive, checked once at the opening as for KeepAlive.
-    keepAliveBatch: guard('Sessions.KeepAliveBatch', (call: ServerDuplexStream<KeepAliveBatchRequest, unknown>) => serveKeepAliveBatch(call, service, log), 'Sessions.KeepAlive'),
+    keepAliveBatch: guard('Sessions.KeepAliveBatch', (call: ServerDuplexStream<KeepAliveBatchRequest, unknown>, identity) => serveKeepAliveBatch(call, service, log, identity), 'Sessions.KeepAlive'),
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Locks'), {
@@ -345,9 +365,9 @@ export async function startClientServer(service: LatchService, listen: string, l
   } satisfies UntypedServiceImplementation);
 
   server.addService(svc('Elections'), {
-    campaign: u('Elections.Campaign', (req, ctx) => service.campaign(req, ctx.cancellation)),
-    proclaim: u('Elections.Proclaim', (req) => service.proclaim(req)),
-    resign: u('Elections.Resign', (req) => service.resign(req)),
+    campaign: u('Elections.Campaign', (req, ctx) => service.campaign(req, ctx.cancellation, ctx.identity)),
+    proclaim: u('Elections.Proclaim', (req, ctx) => service.proclaim(req, ctx.identity)),
+    resign: u('Elections.Resign', (req, ctx) => service.resign(req, ctx.identity)),
     leader: u('Elections.Leader', (req) => service.electionLeader(req)),
     observe: guard('Elections.Observe', (call: ServerWritableStream<unknown, unknown>) => service.observeStream(call)),
   } satisfies UntypedServiceImplementation);

@@ -21,6 +21,7 @@ import {
   type LockInfo,
   type LockMode,
   type LockSuccess,
+  sessionAccessProblem,
 } from '../lock/index.js';
 import { isHostPort } from '../node/members.js';
 import { RaftNode } from '../node/raft-node.js';
@@ -282,6 +283,16 @@ export class LatchService {
     if (!this.node.isLeader) throw this.node.notLeaderError();
   }
 
+  /**
+   * Refuses early (before any log entry) a call from another identity than the one that opened
+   * the session, when this node knows the session; the state machine checks again in `apply`.
+   */
+  private checkSessionAccess(sessionId: number, identity: string | undefined): void {
+    const s = this.sm.getSession(sessionId);
+    const problem = s === undefined ? undefined : sessionAccessProblem(s, identity);
+    if (problem !== undefined) throw new LatchError('PERMISSION_DENIED', problem);
+  }
+
   /** Proposes a command (leader only) and resolves with its apply output. */
   private async proposeOutput(cmd: LockCommand): Promise<ApplyOutput> {
     await this.leaderOrRedirect();
@@ -320,8 +331,8 @@ export class LatchService {
 
   // ---------- API: sessions ----------
 
-  /** Sessions.Open */
-  async openSession(req: { ttlMs?: number; client?: string; metadata?: Record<string, string> }, peer: string): Promise<object> {
+  /** Sessions.Open; with an `identity` (token or client certificate) the session belongs to it. */
+  async openSession(req: { ttlMs?: number; client?: string; metadata?: Record<string, string> }, peer: string, identity?: string): Promise<object> {
     const requested = req.ttlMs ?? 0;
     const ttlMs = requested === 0 ? this.config.sessionTtlDefaultMs : Math.min(this.config.sessionTtlMaxMs, Math.max(this.config.sessionTtlMinMs, requested));
     const client = req.client ?? '';
@@ -331,7 +342,7 @@ export class LatchService {
       throw new LatchError('TOO_MANY_SESSIONS', `this connection already has ${mine.size} sessions (max ${this.config.maxSessionsPerConnection}); close some or use another connection`);
     }
     const meta = req.metadata && Object.keys(req.metadata).length > 0 ? req.metadata : undefined;
-    const r = await this.propose({ type: 'open-session', ttlMs, client, ...(meta ? { meta } : {}) });
+    const r = await this.propose({ type: 'open-session', ttlMs, client, ...(meta ? { meta } : {}), ...(identity ? { owner: identity } : {}) });
     if (r.type !== 'open-session') throw new LatchError('INVALID_ARGUMENT', 'unexpected result');
     let set = this.sessionsByPeer.get(peer);
     if (!set) this.sessionsByPeer.set(peer, (set = new Set()));
@@ -340,9 +351,12 @@ export class LatchService {
     return { sessionId: String(r.sessionId), ttlMs: r.ttlMs };
   }
 
-  /** Sessions.Close */
-  async closeSession(req: { sessionId?: string; requestSeq?: string }): Promise<object> {
-    await this.propose({ type: 'close-session', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq) });
+  /** Sessions.Close (only by the identity that opened the session) */
+  async closeSession(req: { sessionId?: string; requestSeq?: string }, identity?: string): Promise<object> {
+    const sessionId = wireId('session_id', req.sessionId);
+    const seq = wireId('request_seq', req.requestSeq);
+    this.checkSessionAccess(sessionId, identity);
+    await this.propose({ type: 'close-session', sessionId, seq, ...(identity ? { caller: identity } : {}) });
     return {};
   }
 
@@ -369,9 +383,11 @@ export class LatchService {
    * leader no longer tracks. Throws INVALID_ARGUMENT for a malformed id, NOT_LEADER off the leader,
    * and whatever a RenewSession proposal fails with (e.g. SESSION_EXPIRED, LEADERSHIP_LOST).
    */
-  async keepAlive(req: { sessionId?: string; nonce?: string }): Promise<KeepAliveAnswer> {
+  async keepAlive(req: { sessionId?: string; nonce?: string }, identity?: string): Promise<KeepAliveAnswer> {
     const sessionId = wireId('session_id', req.sessionId);
     const duties = await this.readyDuties();
+    // Duties are ready: every committed entry is applied here, so the session's owner is known.
+    this.checkSessionAccess(sessionId, identity);
     // Without the lease (heartbeats late, or cut off from the quorum), one fresh heartbeat round
     // renews it if a quorum still answers; a leader cut off fails here and the client moves on.
     if (!this.node.hasLeaderLease()) await this.node.readBarrier(this.node.electionTimeoutMs);
@@ -381,7 +397,7 @@ export class LatchService {
   }
 
   /** Sessions.KeepAlive: each request is answered once the lease is safely extended; any failure ends the stream. */
-  keepAliveStream(call: ServerDuplexStream<unknown, unknown>): void {
+  keepAliveStream(call: ServerDuplexStream<unknown, unknown>, identity?: string): void {
     const untrack = this.trackKeepAliveStream('KeepAlive', { end: () => call.end() });
     let failed = false;
     const fail = (err: unknown): void => {
@@ -392,7 +408,7 @@ export class LatchService {
     };
     call.on('data', (req: { sessionId?: string; nonce?: string }) => {
       if (failed) return;
-      this.keepAlive(req)
+      this.keepAlive(req, identity)
         .then((res) => call.write(res))
         .catch(fail);
     });
@@ -424,9 +440,10 @@ export class LatchService {
   // ---------- API: locks ----------
 
   private async acquireCommon(
-    cmd: { sessionId: number; seq: number; name: string; mode: LockMode; waitMs: number; value?: Uint8Array },
+    cmd: { sessionId: number; seq: number; name: string; mode: LockMode; waitMs: number; value?: Uint8Array; caller?: string },
     cancellation?: CallCancellation,
   ): Promise<LockSuccess | null> {
+    this.checkSessionAccess(cmd.sessionId, cmd.caller);
     if (cmd.waitMs > 0) {
       const info = this.sm.getLock(cmd.name);
       if (info && info.waiters.length >= this.config.maxWaitersPerLock && !info.waiters.some((w) => w.sessionId === cmd.sessionId)) {
@@ -452,6 +469,7 @@ export class LatchService {
   async acquire(
     req: { sessionId?: string; requestSeq?: string; name?: string; mode?: string; waitMs?: number; value?: Uint8Array },
     cancellation?: CallCancellation,
+    identity?: string,
   ): Promise<object> {
     const name = checkName('name', req.name);
     const value = checkValue(req.value);
@@ -463,6 +481,7 @@ export class LatchService {
         mode: wireMode(req.mode),
         waitMs: req.waitMs ?? 0,
         ...(value ? { value } : {}),
+        ...(identity ? { caller: identity } : {}),
       },
       cancellation,
     );
@@ -471,17 +490,31 @@ export class LatchService {
   }
 
   /** Locks.Release (unary, or a `release` on Locks.Stream) */
-  async release(req: { sessionId?: string; requestSeq?: string; name?: string }): Promise<object> {
-    const name = checkName('name', req.name);
-    await this.propose({ type: 'release', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name });
+  async release(req: { sessionId?: string; requestSeq?: string; name?: string }, identity?: string): Promise<object> {
+    await this.propose(this.sessionCommand('release', req, checkName('name', req.name), identity));
     return {};
   }
 
-  /** Locks.SetValue (unary, or a `set_value` on Locks.Stream) */
-  async setValue(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }): Promise<object> {
-    const name = checkName('name', req.name);
+  /** A release (lock or election) of `name`, checked against the session's owner first. */
+  private sessionCommand(type: 'release', req: { sessionId?: string; requestSeq?: string }, name: string, identity: string | undefined): LockCommand {
+    const sessionId = wireId('session_id', req.sessionId);
+    const seq = wireId('request_seq', req.requestSeq);
+    this.checkSessionAccess(sessionId, identity);
+    return { type, sessionId, seq, name, ...(identity ? { caller: identity } : {}) };
+  }
+
+  /** A set-value (lock value or election proclaim), checked against the session's owner first. */
+  private setValueCommand(req: { sessionId?: string; requestSeq?: string; value?: Uint8Array }, name: string, identity: string | undefined): LockCommand {
+    const sessionId = wireId('session_id', req.sessionId);
+    const seq = wireId('request_seq', req.requestSeq);
     const value = checkValue(req.value) ?? new Uint8Array();
-    await this.propose({ type: 'set-value', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, value });
+    this.checkSessionAccess(sessionId, identity);
+    return { type: 'set-value', sessionId, seq, name, value, ...(identity ? { caller: identity } : {}) };
+  }
+
+  /** Locks.SetValue (unary, or a `set_value` on Locks.Stream) */
+  async setValue(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }, identity?: string): Promise<object> {
+    await this.propose(this.setValueCommand(req, checkName('name', req.name), identity));
     return {};
   }
 
@@ -537,12 +570,12 @@ export class LatchService {
   }
 
   /** Elections.Campaign: blocks until elected or wait_ms passes (DEADLINE_EXCEEDED). */
-  async campaign(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array; waitMs?: number }, cancellation?: CallCancellation): Promise<object> {
+  async campaign(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array; waitMs?: number }, cancellation?: CallCancellation, identity?: string): Promise<object> {
     const name = this.electionName(req.name);
     const value = checkValue(req.value);
     const waitMs = req.waitMs && req.waitMs > 0 ? req.waitMs : 2_147_483_647;
     const r = await this.acquireCommon(
-      { sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, mode: 'exclusive', waitMs, ...(value ? { value } : {}) },
+      { sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, mode: 'exclusive', waitMs, ...(value ? { value } : {}), ...(identity ? { caller: identity } : {}) },
       cancellation,
     );
     if (!r || r.type !== 'acquire' || r.status !== 'granted') throw new LatchError('WAIT_TIMEOUT', 'not elected');
@@ -550,16 +583,15 @@ export class LatchService {
   }
 
   /** Elections.Proclaim */
-  async proclaim(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }): Promise<object> {
+  async proclaim(req: { sessionId?: string; requestSeq?: string; name?: string; value?: Uint8Array }, identity?: string): Promise<object> {
     const name = this.electionName(req.name);
-    await this.propose({ type: 'set-value', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name, value: checkValue(req.value) ?? new Uint8Array() });
+    await this.propose(this.setValueCommand(req, name, identity));
     return this.leaderWire(this.sm.getLock(name));
   }
 
   /** Elections.Resign */
-  async resign(req: { sessionId?: string; requestSeq?: string; name?: string }): Promise<object> {
-    const name = this.electionName(req.name);
-    await this.propose({ type: 'release', sessionId: wireId('session_id', req.sessionId), seq: wireId('request_seq', req.requestSeq), name });
+  async resign(req: { sessionId?: string; requestSeq?: string; name?: string }, identity?: string): Promise<object> {
+    await this.propose(this.sessionCommand('release', req, this.electionName(req.name), identity));
     return {};
   }
 

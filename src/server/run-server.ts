@@ -67,7 +67,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   await node.start();
   const grpcServer = await startClientServer(service, config.listenClient, logger, {
     credentials: serverCredentials(tls),
-    ...(authorizer ? { authorize: (method: string, header: string | undefined, req: unknown) => void authorizer.check(header, requiredAccess(method, req)) } : {}),
+    ...(authorizer ? { authorize: (method: string, header: string | undefined, req: unknown) => `token:${authorizer.check(header, requiredAccess(method, req))}` } : {}),
   });
   const status = (): MemberStatusJson => {
     const st = node.status();

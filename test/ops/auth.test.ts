@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LatchClient } from '../../src/client/index.js';
 import { hashToken } from '../../src/server/auth.js';
 import { startTestCluster, waitFor, type TestCluster } from '../helpers/local-cluster.js';
+import { leaderEndpoint, RawClient } from '../helpers/raw-client.js';
 
 let cluster: TestCluster;
 let dir: string;
@@ -21,6 +22,7 @@ const base = `role:jobs:read,lock:jobs/
 ops:${hashToken('ops-secret')}:root
 runner:${hashToken('runner-secret')}:jobs
 old:${hashToken('old-secret')}:jobs:2001-01-01T00:00:00Z
+intruder:${hashToken('intruder-secret')}:root
 `;
 
 async function client(token: string | undefined, verify = true): Promise<LatchClient> {
@@ -71,6 +73,54 @@ describe('token authentication and ACLs', () => {
     expect((await ops.locks('')).map((l) => l.name)).toEqual(['jobs/nightly']);
     expect((await ops.sessions()).length).toBe(sessionsBefore + 1);
     await s.close();
+  });
+
+  it('binds a session to the token that opened it: another token, even root, can neither use nor close it, and nothing changes', async () => {
+    const ops = await client('ops-secret');
+    const s = await ops.session({ ttlMs: 30_000 });
+    const owned = await s.lock('jobs/owned');
+    const secret = await s.lock('other/secret');
+    const el = s.election('ops-el');
+    await el.campaign('ops-value');
+    const id = s.id.toString();
+    const before = (await ops.locks('')).map((l) => ({ name: l.name, holders: l.holders.map((h) => `${h.sessionId}/${h.token}`), value: Buffer.from(l.value ?? new Uint8Array()).toString('hex') }));
+    const leader = await leaderEndpoint(cluster.endpoints, 'ops-secret');
+    expect(leader).toBeDefined();
+    const intruder = new RawClient(leader!, true, 'intruder-secret');
+    const owner = new RawClient(leader!, true, 'ops-secret');
+    try {
+      let seq = 1_000;
+      const denied = async (service: string, method: string, req: object): Promise<void> => {
+        const r = await intruder.attempt(service, method, req);
+        expect(r.ok ? 'ok' : r.error.latchCode, `${service}.${method}`).toBe('PERMISSION_DENIED');
+        if (!r.ok) expect(r.error.code).toBe(7); // grpc PERMISSION_DENIED
+      };
+      await denied('Sessions', 'close', { sessionId: id, requestSeq: String(++seq) });
+      await denied('Locks', 'release', { sessionId: id, requestSeq: String(++seq), name: 'other/secret' });
+      await denied('Locks', 'acquire', { sessionId: id, requestSeq: String(++seq), name: 'jobs/more', waitMs: 0 });
+      await denied('Locks', 'setValue', { sessionId: id, requestSeq: String(++seq), name: 'jobs/owned', value: Buffer.from('x') });
+      await denied('Elections', 'campaign', { sessionId: id, requestSeq: String(++seq), name: 'other-el', value: Buffer.from('x'), waitMs: 1 });
+      await denied('Elections', 'proclaim', { sessionId: id, requestSeq: String(++seq), name: 'ops-el', value: Buffer.from('x') });
+      await denied('Elections', 'resign', { sessionId: id, requestSeq: String(++seq), name: 'ops-el' });
+      await expect(intruder.keepAliveOnce({ sessionId: id, nonce: '1' })).rejects.toMatchObject({ code: 7, latchCode: 'PERMISSION_DENIED' });
+
+      // Nothing changed: same locks, holders, tokens and values; the session is alive and its owner still uses it.
+      const after = (await ops.locks('')).map((l) => ({ name: l.name, holders: l.holders.map((h) => `${h.sessionId}/${h.token}`), value: Buffer.from(l.value ?? new Uint8Array()).toString('hex') }));
+      expect(after).toEqual(before);
+      expect((await ops.sessions()).some((x) => x.sessionId === s.id)).toBe(true);
+      expect(s.state).toBe('safe');
+      expect(owned.held && secret.held).toBe(true);
+      const ka = await owner.keepAliveOnce({ sessionId: id, nonce: '1' });
+      expect(ka['expired']).toBe(false);
+      // The intruder's own session works as usual.
+      const own = await intruder.call<{ sessionId: string }>('Sessions', 'open', { ttlMs: 10_000, client: 'intruder' });
+      await intruder.call('Locks', 'acquire', { sessionId: own.sessionId, requestSeq: '1', name: 'jobs/intruder', waitMs: 0 });
+      await intruder.call('Sessions', 'close', { sessionId: own.sessionId, requestSeq: '2' });
+    } finally {
+      intruder.close();
+      owner.close();
+      await s.close();
+    }
   });
 
   it('reloads the token file on SIGHUP: removed tokens stop, new ones start, a bad file is ignored', async () => {

@@ -13,6 +13,7 @@ import { serverArgsFor } from '../../src/cli/cluster-up.js';
 import { resolveConfig } from '../../src/server/config.js';
 import { CLI, startTestCluster, waitFor, type TestCluster } from '../helpers/local-cluster.js';
 import { makePki, tlsArgs, type TestPki } from './certs.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 let pki: TestPki;
 let other: TestPki;
@@ -63,6 +64,34 @@ describe('mutual TLS', () => {
 
     expect((await good.sessions()).map((s) => s.sessionId)).toEqual(before);
     expect((await good.lockInfo('tls/ok')).holders.map((h) => h.sessionId)).toEqual([session.id]);
+    await session.close();
+  });
+
+  it('binds a session to the client certificate that opened it: another certificate of the same CA cannot use or close it', async () => {
+    const good = await connect(creds(pki));
+    const session = await good.session({ ttlMs: 30_000 });
+    const lock = await session.lock('tls/owned');
+    const leader = (await good.status()).leaderClientAddress;
+    expect(leader).toBeTruthy();
+    const other = new RawClient(leader!, true, undefined, creds(pki, 'node'));
+    const own = new RawClient(leader!, true, undefined, creds(pki));
+    try {
+      for (const [service, method, req] of [
+        ['Sessions', 'close', { sessionId: session.id.toString(), requestSeq: '900' }],
+        ['Locks', 'release', { sessionId: session.id.toString(), requestSeq: '901', name: 'tls/owned' }],
+      ] as const) {
+        const r = await other.attempt(service, method, req);
+        expect(r.ok ? 'ok' : r.error.latchCode, `${service}.${method}`).toBe('PERMISSION_DENIED');
+      }
+      expect((await good.lockInfo('tls/owned')).holders.map((h) => h.sessionId)).toEqual([session.id]);
+      expect(lock.held).toBe(true);
+      // The same certificate as the session's own client is its owner.
+      const ka = await own.keepAliveOnce({ sessionId: session.id.toString(), nonce: '1' });
+      expect(ka['expired']).toBe(false);
+    } finally {
+      other.close();
+      own.close();
+    }
     await session.close();
   });
 
