@@ -176,8 +176,10 @@ export class LatchClient implements AsyncDisposable {
 
   /**
    * Events for names starting with `prefix`, in log order, from `fromIndex` (default: from now).
-   * Survives node failures by resuming after the last delivered index; ends with a
-   * WatchCompactedError when the server no longer has the events needed (resync, then watch again).
+   * One log entry can carry several events (a holder's expiry: the lock's `expired`, then
+   * `session-expired`), all delivered. Survives node failures by resuming at the last delivered
+   * index, skipping the events of it already delivered; ends with a WatchCompactedError when the
+   * server no longer has the events needed (resync, then watch again).
    */
   watch(prefix: string, opts: WatchOptions = {}): AsyncIterableIterator<WatchEvent> {
     this.assertOpen();
@@ -185,15 +187,33 @@ export class LatchClient implements AsyncDisposable {
     const from = opts.fromIndex ?? 0n;
     idToWire(from, 'fromIndex');
     let last: bigint | undefined;
+    /** Events delivered at index `last`, and how many of them the current stream must still skip. */
+    let deliveredAtLast = 0;
+    let skip = 0;
     const it = resumableStream(
       { transport: this.transport, timers: this.ctx.timers, plan: () => this.router.plan() },
       {
         method: 'Watch/Watch',
-        request: () => ({ prefix, fromIndex: (last === undefined ? from : last + 1n).toString() }),
+        request: () => {
+          // Each (re)opened stream starts at `last` again: the server sends an index's events in
+          // the same order every time, so the first `deliveredAtLast` of them are the ones we have.
+          skip = deliveredAtLast;
+          return { prefix, fromIndex: (last === undefined ? from : last).toString() };
+        },
         accept: (msg) => {
           const ev = eventFromWire(msg);
-          if (last !== undefined && ev.index <= last) return [];
+          if (last !== undefined && ev.index < last) return [];
+          if (last !== undefined && ev.index === last) {
+            if (skip > 0) {
+              skip--;
+              return [];
+            }
+            deliveredAtLast++;
+            return [ev];
+          }
           last = ev.index;
+          deliveredAtLast = 1;
+          skip = 0;
           return [ev];
         },
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -661,8 +661,11 @@ export class LatchService {
     });
     let lastSent = 0;
     const matches = (e: LockEvent): boolean => prefix === '' || (e.name !== undefined && e.name.startsWith(prefix));
+    // Every event of an entry is sent (one entry can carry several); replay and live events never
+    // overlap (the ring is read in the same synchronous step as the subscription), so `>=` only
+    // guards against going backwards.
     const stop = this.subscribe(call, (e) => {
-      if (e.index > lastSent && matches(e)) {
+      if (e.index >= lastSent && matches(e)) {
         lastSent = e.index;
         call.write(toWire(e));
       }
@@ -675,7 +678,7 @@ export class LatchService {
         return;
       }
       for (const e of r.events) {
-        if (e.index > lastSent) {
+        if (e.index >= lastSent) {
           lastSent = e.index;
           call.write(toWire(e));
         }

@@ -27,7 +27,7 @@ function unavailable(): Error {
 }
 
 describe('LatchClient.watch', () => {
-  it('delivers events in order and resumes after the last delivered index on another node', async () => {
+  it('delivers events in order and resumes at the last delivered index on another node, skipping what it delivered', async () => {
     const { transport, timers, client } = await setup();
     const it = client.watch('jobs/', { fromIndex: 5n });
     await flush();
@@ -44,13 +44,41 @@ describe('LatchClient.watch', () => {
     s1.end(unavailable());
     await timers.advance(1);
     const s2 = transport.streams[1] as FakeServerStream<WireEvent>;
-    expect((s2.req as WireWatchRequest).fromIndex).toBe('7');
-    s2.push(ev(6)); // a duplicate from a lagging node is dropped
+    expect((s2.req as WireWatchRequest).fromIndex).toBe('6');
+    s2.push(ev(5)); // older: dropped
+    s2.push(ev(6)); // the event of index 6 already delivered: skipped
     s2.push(ev(7, 'expired'));
     const next = await it.next();
     expect((next.value as WatchEvent).index).toBe(7n);
     await it.return?.();
     expect(s2.cancelled).toBe(true);
+    await client.close();
+  });
+
+  it('delivers every event of one entry (a holder\'s expiry: lock expired, then session-expired), also across a resume', async () => {
+    const { transport, timers, client } = await setup();
+    const it = client.watch('');
+    await flush();
+    const s1 = transport.streams[0] as FakeServerStream<WireEvent>;
+    s1.push(ev(9, 'expired'));
+    s1.push({ ...ev(9, 'session-expired'), name: '' });
+    const a = (await it.next()).value as WatchEvent;
+    const b = (await it.next()).value as WatchEvent;
+    expect([a.type, b.type, a.index, b.index]).toEqual(['expired', 'session-expired', 9n, 9n]);
+    s1.push(ev(10, 'acquired'));
+    expect(((await it.next()).value as WatchEvent).index).toBe(10n);
+    s1.push(ev(11, 'expired'));
+    expect(((await it.next()).value as WatchEvent).type).toBe('expired');
+    // The stream breaks between the two events of entry 11: the new one starts at 11 and skips the first.
+    s1.end(unavailable());
+    await timers.advance(1);
+    const s2 = transport.streams[1] as FakeServerStream<WireEvent>;
+    expect((s2.req as WireWatchRequest).fromIndex).toBe('11');
+    s2.push(ev(11, 'expired'));
+    s2.push({ ...ev(11, 'session-expired'), name: '' });
+    const c = (await it.next()).value as WatchEvent;
+    expect([c.type, c.index]).toEqual(['session-expired', 11n]);
+    await it.return?.();
     await client.close();
   });
 

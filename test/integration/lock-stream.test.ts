@@ -25,6 +25,8 @@ let leader: string;
 let leaderHttp: string;
 let follower: string;
 let sessionA: string;
+/** A session opened by the RUNNER token. */
+let sessionR: string;
 let sessionB: string;
 let seq = 100;
 const next = (): string => String(++seq);
@@ -150,12 +152,13 @@ async function waiters(name: string): Promise<string[]> {
   return (r.value['waiters'] as { sessionId: string }[]).map((w) => w.sessionId);
 }
 
-async function openSession(): Promise<string> {
+/** Opens a session as `token` (sessions belong to the token that opened them). */
+async function openSession(token = ROOT): Promise<string> {
   const pkg = loadProto('latch.proto') as { latch: { v1: GrpcObject } };
   const c = new (pkg.latch.v1['Sessions'] as ServiceClientConstructor)(leader, credentials.createInsecure());
   grpcClients.push(c);
   return new Promise((resolve, reject) =>
-    (c as unknown as { open(r: object, m: Metadata, cb: (e: Error | null, v?: { sessionId: string }) => void): void }).open({ ttlMs: 120_000, client: 'lock-stream-test' }, md(ROOT), (e, v) =>
+    (c as unknown as { open(r: object, m: Metadata, cb: (e: Error | null, v?: { sessionId: string }) => void): void }).open({ ttlMs: 120_000, client: 'lock-stream-test' }, md(token), (e, v) =>
       e ? reject(e) : resolve(v!.sessionId),
     ),
   );
@@ -173,6 +176,7 @@ beforeAll(async () => {
   follower = cluster.nodes.find((n) => n.id !== id)!.clientAddress;
   sessionA = await openSession();
   sessionB = await openSession();
+  sessionR = await openSession(RUNNER);
 });
 
 afterAll(async () => {
@@ -220,13 +224,17 @@ describe('Locks.Stream', () => {
 
   it('grants over the stream as the unary call does, with the token of the stream', async () => {
     const s = new StreamClient(leader, RUNNER);
-    const viaStream = await s.op('1', 'acquire', { sessionId: sessionA, requestSeq: next(), name: 'jobs/granted', waitMs: 0 });
-    const viaUnary = await unary(leader, 'acquire', { sessionId: sessionA, requestSeq: next(), name: 'jobs/granted', waitMs: 0 }, RUNNER);
+    const viaStream = await s.op('1', 'acquire', { sessionId: sessionR, requestSeq: next(), name: 'jobs/granted', waitMs: 0 });
+    const viaUnary = await unary(leader, 'acquire', { sessionId: sessionR, requestSeq: next(), name: 'jobs/granted', waitMs: 0 }, RUNNER);
     // Re-acquiring a held lock in the same mode returns the same grant.
     expect(viaStream).toEqual(viaUnary);
-    expect(viaStream).toMatchObject({ ok: true, value: { acquired: true, sequencer: { name: 'jobs/granted', mode: 'EXCLUSIVE', sessionId: sessionA } } });
-    expect(await s.op('2', 'setValue', { sessionId: sessionA, requestSeq: next(), name: 'jobs/granted', value: Buffer.from('v1') })).toEqual({ ok: true, value: {} });
-    expect(await s.op('3', 'release', { sessionId: sessionA, requestSeq: next(), name: 'jobs/granted' })).toEqual({ ok: true, value: {} });
+    expect(viaStream).toMatchObject({ ok: true, value: { acquired: true, sequencer: { name: 'jobs/granted', mode: 'EXCLUSIVE', sessionId: sessionR } } });
+    expect(await s.op('2', 'setValue', { sessionId: sessionR, requestSeq: next(), name: 'jobs/granted', value: Buffer.from('v1') })).toEqual({ ok: true, value: {} });
+    // The stream's token is the caller: another token's session is refused, as on the unary call.
+    const foreign = await s.op('4', 'release', { sessionId: sessionA, requestSeq: next(), name: 'jobs/granted' });
+    expect(foreign).toMatchObject({ ok: false, error: { code: 7, latchCode: 'PERMISSION_DENIED' } });
+    expect(foreign).toEqual(await unary(leader, 'release', { sessionId: sessionA, requestSeq: next(), name: 'jobs/granted' }, RUNNER));
+    expect(await s.op('3', 'release', { sessionId: sessionR, requestSeq: next(), name: 'jobs/granted' })).toEqual({ ok: true, value: {} });
     s.call.end();
   });
 
