@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { decode, encode } from '../common/codec.js';
 import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/clock.js';
+import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timers.js';
 import { LatchError, LeadershipLostError, NotLeaderError, StorageFatalError, isLatchError } from '../common/errors.js';
 import type { NodeId } from '../common/ids.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -21,6 +22,9 @@ import type { StateMachine } from './state-machine.js';
 
 /** A follower's leader counts as live while it was heard from within this many ticks (heartbeats). */
 const LIVE_LEADER_TICKS = 2;
+
+/** The rejection a timed-out read gets internally (its promise rejects with NO_QUORUM). */
+const READ_TIMEOUT = new Error('read timed out');
 
 /**
  * Most ticks fed to the core in one catch-up, in election timeouts. After a longer stall (a
@@ -58,6 +62,8 @@ export interface RaftNodeOptions<R> {
   readonly logger?: Logger;
   /** The monotonic clock ticks are derived from (one tick per heartbeat elapsed). Default: the process's. */
   readonly clock?: Clock;
+  /** Timers and deferral (on the clock's time base). Default: the process's. */
+  readonly scheduler?: Scheduler;
   readonly rng?: Rng;
 }
 
@@ -79,14 +85,23 @@ interface PendingProposal<R> {
   readonly term: number;
   readonly resolve: (r: R) => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Clock time after which it is failed (checked at every tick). */
+  readonly deadline: number;
+  readonly onTimeout: () => Error;
 }
 
 interface PendingRead {
   index: number;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly deadline: number;
+}
+
+/** Someone waiting for a condition of this node, re-checked at every tick and role change. */
+interface Waiter {
+  readonly ready: () => boolean;
+  readonly deadline: number;
+  readonly resolve: () => void;
 }
 
 /** The on-disk envelope of a node snapshot: the address book plus the state machine's bytes. */
@@ -115,8 +130,12 @@ export class RaftNode<R = unknown> {
   private applied = 0;
   private snapshotIndex = 0;
   private soft: SoftState = { leader: null, role: 'follower' };
-  private ticker: NodeJS.Timeout | undefined;
+  private ticker: TimerHandle | undefined;
+  private readonly waiters = new Set<Waiter>();
+  /** The turn of the loop in flight (stop() waits for it). */
+  private running: Promise<void> | undefined;
   private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
   /** Clock reading at tick 0, and how many ticks the core has been given since. */
   private tickOrigin = 0;
   private ticksGiven = 0;
@@ -137,6 +156,7 @@ export class RaftNode<R = unknown> {
     this.snapshotThreshold = opts.snapshotThreshold ?? 10_000;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 10_000;
     this.clock = opts.clock ?? systemClock;
+    this.scheduler = opts.scheduler ?? systemScheduler;
   }
 
   /** The cluster id (fixed at bootstrap). */
@@ -211,8 +231,7 @@ export class RaftNode<R = unknown> {
     });
     this.tickOrigin = this.clock.now();
     this.ticksGiven = 0;
-    // The interval only wakes the loop; the ticks themselves come from the clock (catchUpTicks).
-    this.ticker = setInterval(() => this.withCore(() => undefined), this.heartbeatMs);
+    this.armTicker();
     this.log.info({ clusterId, applied: this.applied, entries: stored.entries.length, term: stored.hardState.term }, 'node started');
     this.schedule();
   }
@@ -251,22 +270,32 @@ export class RaftNode<R = unknown> {
    * the next leader instead of polling a dead one.
    */
   awaitLiveLeader(timeoutMs = this.electionTimeoutMs * 2): Promise<void> {
-    const live = (): boolean => this.stopped || !this.core || this.isLeader || (this.soft.leader !== null && this.core.leaderSilentTicks() <= LIVE_LEADER_TICKS);
-    if (live()) return Promise.resolve();
+    return this.waitUntil(() => this.stopped || !this.core || this.isLeader || (this.soft.leader !== null && this.core.leaderSilentTicks() <= LIVE_LEADER_TICKS), timeoutMs);
+  }
+
+  /**
+   * Resolves once `ready()` holds (checked now, at every tick and at every role change) or
+   * `timeoutMs` has passed on the clock, whichever is first; never rejects.
+   */
+  private waitUntil(ready: () => boolean, timeoutMs: number): Promise<void> {
+    if (ready()) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        off();
-        resolve();
+      const w: Waiter = {
+        ready,
+        deadline: this.clock.now() + timeoutMs,
+        resolve: () => {
+          this.waiters.delete(w);
+          resolve();
+        },
       };
-      const timer = setTimeout(done, timeoutMs);
-      // A new leader shows up as a role event; the old one coming back only as fresh contact.
-      const poll = setInterval(() => live() && done(), this.heartbeatMs);
-      const off = this.on((e) => {
-        if (e.type === 'role' && live()) done();
-      });
+      this.waiters.add(w);
     });
+  }
+
+  private checkWaiters(): void {
+    if (this.waiters.size === 0) return;
+    const now = this.clock.now();
+    for (const w of [...this.waiters]) if (w.ready() || now >= w.deadline) w.resolve();
   }
 
   /** Proposes `data`; resolves with the state machine's result once applied here. Leader only. */
@@ -280,10 +309,8 @@ export class RaftNode<R = unknown> {
       return Promise.reject(this.translate(err));
     }
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.pending.delete(at.index)) reject(new LeadershipLostError(`proposal at index ${at.index} not applied within ${this.proposalTimeoutMs} ms; outcome unknown`));
-      }, this.proposalTimeoutMs);
-      this.pending.set(at.index, { term: at.term, resolve, reject, timer });
+      const onTimeout = (): Error => new LeadershipLostError(`proposal at index ${at.index} not applied within ${this.proposalTimeoutMs} ms; outcome unknown`);
+      this.pending.set(at.index, { term: at.term, resolve, reject, deadline: this.clock.now() + this.proposalTimeoutMs, onTimeout });
       this.schedule();
     });
   }
@@ -299,10 +326,8 @@ export class RaftNode<R = unknown> {
       return Promise.reject(this.translate(err));
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.pending.delete(at.index)) reject(new LeadershipLostError('membership change not applied in time; outcome unknown'));
-      }, this.proposalTimeoutMs);
-      this.pending.set(at.index, { term: at.term, resolve: () => resolve(), reject, timer });
+      const onTimeout = (): Error => new LeadershipLostError('membership change not applied in time; outcome unknown');
+      this.pending.set(at.index, { term: at.term, resolve: () => resolve(), reject, deadline: this.clock.now() + this.proposalTimeoutMs, onTimeout });
       this.schedule();
     });
   }
@@ -317,20 +342,14 @@ export class RaftNode<R = unknown> {
     this.assertRunning();
     const ctx = `${this.opts.id}/${++this.readSeq}`;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(ctx);
-        const i = this.waitingReads.indexOf(pr);
-        if (i >= 0) this.waitingReads.splice(i, 1);
-        reject(new LatchError('NO_QUORUM', `linearizable read not confirmed within ${timeoutMs} ms; is a quorum up?`));
-      }, timeoutMs);
-      const pr: PendingRead = { index: -1, resolve, reject, timer };
+      const timedOut = (): void => reject(new LatchError('NO_QUORUM', `linearizable read not confirmed within ${timeoutMs} ms; is a quorum up?`));
+      const pr: PendingRead = { index: -1, resolve, reject: (e) => (e === READ_TIMEOUT ? timedOut() : reject(e)), deadline: this.clock.now() + timeoutMs };
       this.reads.set(ctx, pr);
       try {
         this.catchUpTicks();
         this.core.readIndex(ctx);
       } catch (err) {
         this.reads.delete(ctx);
-        clearTimeout(timer);
         reject(this.translate(err));
         return;
       }
@@ -356,8 +375,7 @@ export class RaftNode<R = unknown> {
     const target = candidates[0]?.[0];
     if (!target) return false;
     this.transferLeadership(target);
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && this.isLeader) await new Promise((r) => setTimeout(r, 10));
+    await this.waitUntil(() => !this.isLeader, timeoutMs);
     return !this.isLeader;
   }
 
@@ -383,10 +401,11 @@ export class RaftNode<R = unknown> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    this.disarmTicker();
     this.failAll(new LatchError('SHUTTING_DOWN', 'node is shutting down'));
+    for (const w of [...this.waiters]) w.resolve();
     // Let an in-flight persist finish so the batch either fully lands or is not acknowledged.
-    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+    await this.running;
     await this.transport?.close().catch(() => undefined);
     await this.opts.storage.close().catch(() => undefined);
     this.log.info('node stopped');
@@ -440,6 +459,45 @@ export class RaftNode<R = unknown> {
     this.schedule();
   }
 
+  /** Arms the one timer of the node: at the next tick boundary of the clock. */
+  private armTicker(): void {
+    if (this.stopped) return;
+    const next = this.tickOrigin + (this.ticksGiven + 1) * this.heartbeatMs;
+    this.ticker = this.scheduler.setTimeout(() => {
+      this.ticker = undefined;
+      this.withCore(() => this.expireDeadlines());
+      this.checkWaiters();
+      this.armTicker();
+    }, Math.max(0, next - this.clock.now()));
+  }
+
+  private disarmTicker(): void {
+    if (this.ticker !== undefined) this.scheduler.clearTimeout(this.ticker);
+    this.ticker = undefined;
+  }
+
+  /** Fails proposals and reads whose time ran out (checked at every tick: at most a heartbeat late). */
+  private expireDeadlines(): void {
+    const now = this.clock.now();
+    // Proposals share one timeout, so their deadlines grow with their index (the map's order).
+    for (const [index, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.pending.delete(index);
+      p.reject(p.onTimeout());
+    }
+    for (const [ctx, r] of this.reads) {
+      if (r.deadline > now) continue;
+      this.reads.delete(ctx);
+      r.reject(READ_TIMEOUT);
+    }
+    for (let i = this.waitingReads.length - 1; i >= 0; i--) {
+      const r = this.waitingReads[i]!;
+      if (r.deadline > now) continue;
+      this.waitingReads.splice(i, 1);
+      r.reject(READ_TIMEOUT);
+    }
+  }
+
   private withCore(fn: () => void): void {
     if (this.stopped || !this.core) return;
     try {
@@ -454,7 +512,7 @@ export class RaftNode<R = unknown> {
   private schedule(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.scheduler.defer(() => {
       this.scheduled = false;
       void this.run();
     });
@@ -474,6 +532,8 @@ export class RaftNode<R = unknown> {
   private async run(): Promise<void> {
     if (this.busy || this.stopped || !this.core.hasReady()) return;
     this.busy = true;
+    let endTurn!: () => void;
+    this.running = new Promise<void>((r) => (endTurn = r));
     const rd = this.core.ready();
     try {
       // With a snapshot, roles change first (its restore fails what it replaces); otherwise after
@@ -512,7 +572,6 @@ export class RaftNode<R = unknown> {
         const r = this.reads.get(ctx);
         if (r) {
           this.reads.delete(ctx);
-          clearTimeout(r.timer);
           r.reject(this.soft.role === 'leader' ? new LatchError('NO_QUORUM', 'read could not be confirmed') : this.notLeaderError());
         }
       }
@@ -524,6 +583,8 @@ export class RaftNode<R = unknown> {
       return;
     } finally {
       this.busy = false;
+      this.running = undefined;
+      endTurn();
     }
     this.schedule();
   }
@@ -534,7 +595,7 @@ export class RaftNode<R = unknown> {
     this.emit({ type: 'fatal', error });
     this.failAll(isLatchError(error) ? error : new LatchError('STORAGE_FATAL', error.message, { cause: error }));
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    this.disarmTicker();
   }
 
   private onSoftState(s: SoftState): void {
@@ -543,13 +604,13 @@ export class RaftNode<R = unknown> {
     if (wasLeader && s.role !== 'leader') {
       // Entries we proposed may or may not commit under the next leader: the outcome is unknown.
       for (const [index, p] of this.pending) {
-        clearTimeout(p.timer);
         p.reject(new LeadershipLostError());
         this.pending.delete(index);
       }
     }
     this.log.info({ role: s.role, leader: s.leader }, 'role changed');
     this.emit({ type: 'role', soft: s, term: this.core.status().term });
+    this.checkWaiters();
   }
 
   private noteConfEntry(e: Entry): void {
@@ -594,7 +655,6 @@ export class RaftNode<R = unknown> {
       const p = this.pending.get(e.index);
       if (p) {
         this.pending.delete(e.index);
-        clearTimeout(p.timer);
         if (p.term === e.term) p.resolve(result as R);
         else p.reject(new LeadershipLostError(`entry ${e.index} was replaced by a later leader; not applied`));
       }
@@ -618,7 +678,6 @@ export class RaftNode<R = unknown> {
     for (const [i, p] of this.pending) {
       if (i <= index) {
         this.pending.delete(i);
-        clearTimeout(p.timer);
         p.reject(new LeadershipLostError('replaced by a snapshot; outcome unknown'));
       }
     }
@@ -639,7 +698,6 @@ export class RaftNode<R = unknown> {
       const r = this.waitingReads[i]!;
       if (r.index <= this.applied) {
         this.waitingReads.splice(i, 1);
-        clearTimeout(r.timer);
         r.resolve();
       }
     }
@@ -660,12 +718,10 @@ export class RaftNode<R = unknown> {
 
   private failAll(err: Error): void {
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
       p.reject(err);
     }
     this.pending.clear();
     for (const r of [...this.reads.values(), ...this.waitingReads]) {
-      clearTimeout(r.timer);
       r.reject(err);
     }
     this.reads.clear();

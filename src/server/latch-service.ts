@@ -5,6 +5,7 @@
  */
 import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../common/clock.js';
+import { systemTimers, type Timers } from '../common/timers.js';
 import { isNodeId } from '../common/ids.js';
 import { LatchError, LeadershipLostError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -120,14 +121,16 @@ export class LatchService {
   private leaseEntries = 0;
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly timers: Timers;
 
-  /** `clock`: the monotonic clock of session deadlines and timers (the node's; default the process's). */
+  /** `clock` and `timers`: the time base of session deadlines and leader timers (the node's; default the process's). */
   constructor(
     private readonly config: ServerConfig,
     logger: Logger,
-    opts: { readonly clock?: Clock } = {},
+    opts: { readonly clock?: Clock; readonly timers?: Timers } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.timers = opts.timers ?? systemTimers;
     this.log = logger.child({ component: 'lock-service' });
     this.stateMachine = new LockFsm({ maxWaitersPerLock: config.maxWaitersPerLock }, this.log);
     this.metrics = new Metrics();
@@ -174,6 +177,7 @@ export class LatchService {
         sm: () => this.sm,
         leaseHeld: () => this.node.hasLeaderLease(),
         clock: this.clock,
+        timers: this.timers,
         log: this.log,
         electionTimeoutMs: this.node.electionTimeoutMs,
         heartbeatMs: this.config.heartbeatMs,

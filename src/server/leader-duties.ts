@@ -5,6 +5,7 @@
  * on step-down. All time is the process's monotonic clock.
  */
 import type { Clock } from '../common/clock.js';
+import type { TimerHandle, Timers } from '../common/timers.js';
 import { LatchError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { LeaseTracker, type CheckpointAges, type LockCommand, type LockEffect, type LockStateMachine } from '../lock/index.js';
@@ -21,6 +22,8 @@ export interface DutyPorts {
    */
   leaseHeld(): boolean;
   readonly clock: Clock;
+  /** Timers on the clock's time base. */
+  readonly timers: Timers;
   readonly log: Logger;
   readonly electionTimeoutMs: number;
   readonly heartbeatMs: number;
@@ -34,19 +37,29 @@ export interface DutyPorts {
 /** Leader-only session leases and timers; one instance per leadership term. */
 export class LeaderDuties {
   private readonly tracker = new LeaseTracker();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, TimerHandle>();
   private readonly expiring = new Set<number>();
   private readonly renewing = new Map<number, Promise<boolean>>();
-  private readonly loop: NodeJS.Timeout;
-  private readonly checkpointLoop: NodeJS.Timeout;
+  private loop: TimerHandle | undefined;
+  private checkpointLoop: TimerHandle | undefined;
   private closed = false;
 
   constructor(private readonly ports: DutyPorts) {
     const now = ports.clock.now();
     this.tracker.becomeLeader(now, ports.ages.leaseInputs(ports.sm().sessionLeases(), now), ports.electionTimeoutMs);
     for (const e of ports.sm().pendingTimers()) this.onEffect(e);
-    this.loop = setInterval(() => this.expireDue(), Math.max(10, Math.floor(ports.heartbeatMs / 2)));
-    this.checkpointLoop = setInterval(() => this.checkpoint(), Math.max(50, Math.floor(ports.electionTimeoutMs / 2)));
+    const expireEvery = Math.max(10, Math.floor(ports.heartbeatMs / 2));
+    const checkpointEvery = Math.max(50, Math.floor(ports.electionTimeoutMs / 2));
+    const expireLoop = (): void => {
+      this.expireDue();
+      if (!this.closed) this.loop = ports.timers.setTimeout(expireLoop, expireEvery);
+    };
+    const checkpointLoop = (): void => {
+      this.checkpoint();
+      if (!this.closed) this.checkpointLoop = ports.timers.setTimeout(checkpointLoop, checkpointEvery);
+    };
+    this.loop = ports.timers.setTimeout(expireLoop, expireEvery);
+    this.checkpointLoop = ports.timers.setTimeout(checkpointLoop, checkpointEvery);
     ports.log.info({ sessions: ports.sm().sessionLeases().length }, 'leader duties started: session deadlines from checkpoints + grace');
   }
 
@@ -118,9 +131,7 @@ export class LeaderDuties {
   /** Stops every timer (step-down or shutdown). */
   close(): void {
     this.closed = true;
-    clearInterval(this.loop);
-    clearInterval(this.checkpointLoop);
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of [this.loop, this.checkpointLoop, ...this.timers.values()]) if (t !== undefined) this.ports.timers.clearTimeout(t);
     this.timers.clear();
   }
 
@@ -131,7 +142,7 @@ export class LeaderDuties {
 
   private arm(key: string, ms: number, cmd: LockCommand): void {
     this.disarm(key);
-    const t = setTimeout(() => {
+    const t = this.ports.timers.setTimeout(() => {
       this.timers.delete(key);
       this.proposeQuietly(cmd, key);
     }, Math.max(0, ms));
@@ -141,7 +152,7 @@ export class LeaderDuties {
   private disarm(key: string): void {
     const t = this.timers.get(key);
     if (t) {
-      clearTimeout(t);
+      this.ports.timers.clearTimeout(t);
       this.timers.delete(key);
     }
   }
@@ -156,7 +167,7 @@ export class LeaderDuties {
       if (!this.timers.has(key)) {
         this.timers.set(
           key,
-          setTimeout(() => {
+          this.ports.timers.setTimeout(() => {
             this.timers.delete(key);
             this.proposeQuietly(cmd, what);
           }, this.ports.heartbeatMs * 5),

@@ -43,6 +43,9 @@ function linkKey(from: NodeId, to: NodeId): string {
  * partition would.
  */
 export class MemoryNetwork {
+  /** `defer`: how delivery is put on a later turn (default setImmediate; a simulator passes its own). */
+  constructor(private readonly opts: { readonly defer?: (fn: () => void) => void } = {}) {}
+
   private readonly endpoints = new Map<NodeId, MemoryEndpoint>();
   private readonly cutLinks = new Set<string>();
   private queue: InFlight[] = [];
@@ -128,7 +131,8 @@ export class MemoryNetwork {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.drain());
+    if (this.opts.defer) this.opts.defer(() => this.drain());
+    else setImmediate(() => this.drain());
   }
 
   private drain(): void {

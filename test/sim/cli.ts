@@ -3,11 +3,14 @@
  * line `sim: N schedules, V violations` (exit 1 if V > 0), printing each failing seed.
  * `npm run sim -- --seed S` replays one schedule and prints its trace (`--verbose` adds every delivery).
  * Options: `--from K` (first seed, default 1), `--workers W` (default: CPUs, at most 4).
+ * `--stack` runs the stack simulator instead (the production RaftNode + LatchService + lock state
+ * machine on virtual time; `--stack --seed S` prints its trace).
  */
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runSchedule, type RunResult } from './simulation.js';
+import { runStackSchedule } from './stack-sim.js';
 
 interface WorkerResult {
   readonly seed: number;
@@ -115,8 +118,36 @@ async function many(from: number, count: number, workers: number): Promise<void>
   process.exitCode = failures.length > 0 ? 1 : 0;
 }
 
+/** `--stack`: the stack simulator (production node + service + lock state machine), one process, seeds in order. */
+async function stack(from: number, count: number, replaySeed: number | undefined): Promise<void> {
+  const started = Date.now();
+  const seeds = replaySeed !== undefined ? [replaySeed] : Array.from({ length: count }, (_, i) => from + i);
+  let failing = 0;
+  let lastProgress = Date.now();
+  const totals: Record<string, number> = {};
+  for (const [i, seed] of seeds.entries()) {
+    const r = await runStackSchedule(seed, {}, replaySeed !== undefined);
+    for (const line of r.trace) process.stdout.write(`${line}\n`);
+    for (const [k, v] of Object.entries(r.stats)) totals[k] = (totals[k] ?? 0) + v;
+    if (r.violations.length > 0) {
+      failing++;
+      const v = r.violations[0];
+      process.stdout.write(`FAIL stack seed ${seed}: ${v?.kind} at ${v?.at}: ${v?.detail} (replay: npm run sim -- --stack --seed ${seed})\n`);
+    }
+    if (Date.now() - lastProgress > 3000) {
+      lastProgress = Date.now();
+      process.stdout.write(`sim: progress ${i + 1}/${seeds.length} stack schedules, ${failing} failing, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  }
+  process.stdout.write(`sim: coverage ${Object.entries(totals).map(([k, v]) => `${k}=${v}`).join(' ')} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`sim: ${seeds.length} stack schedules, ${failing} violations\n`);
+  process.exitCode = failing > 0 ? 1 : 0;
+}
+
 const args = parseArgs(process.argv.slice(2));
-if (args.has('worker')) {
+if (args.has('stack')) {
+  await stack(intArg(args, 'from', 1), intArg(args, 'seeds', 100), args.has('seed') ? intArg(args, 'seed', 1) : undefined);
+} else if (args.has('worker')) {
   process.on('message', (seed: number) => {
     process.send?.(summarize(runSchedule(seed)));
   });
