@@ -259,7 +259,9 @@ export class RaftNode<R = unknown> {
 
   /** The error to return when this node is not the leader (with the leader's client address). */
   notLeaderError(): NotLeaderError {
-    const leader = this.soft.leader;
+    // The core's view: the last Ready's soft state may lag it (a campaign begun by a tick that a
+    // check just caught up on has not been handed out yet).
+    const leader = this.core ? this.core.status().leader : this.soft.leader;
     return new NotLeaderError(leader, leader ? (this.members.get(leader)?.clientAddress ?? null) : null);
   }
 
@@ -270,7 +272,14 @@ export class RaftNode<R = unknown> {
    * the next leader instead of polling a dead one.
    */
   awaitLiveLeader(timeoutMs = this.electionTimeoutMs * 2): Promise<void> {
-    return this.waitUntil(() => this.stopped || !this.core || this.isLeader || (this.soft.leader !== null && this.core.leaderSilentTicks() <= LIVE_LEADER_TICKS), timeoutMs);
+    const live = (): boolean => {
+      if (this.stopped || !this.core) return true;
+      // Silence is measured in ticks: bring them up to the clock first (a busy process's timer may be late).
+      this.catchUpTicks();
+      const st = this.core.status();
+      return st.role === 'leader' || (st.leader !== null && this.core.leaderSilentTicks() <= LIVE_LEADER_TICKS);
+    };
+    return this.waitUntil(live, timeoutMs);
   }
 
   /**
