@@ -25,6 +25,9 @@ export type PlanOp =
 /** Snapshot chunk size the writer uses, small so snapshots span several chunks. */
 export const CRASH_CHUNK_SIZE = 16 * 1024;
 
+/** Segment size of SegmentStorage in the crash test: small, so the plan rotates and deletes segments often (some frames are larger). */
+export const CRASH_SEGMENT_BYTES = 16 * 1024;
+
 /** Builds `length` ops from `seed`. */
 export function buildPlan(seed: number, length: number): PlanOp[] {
   const rng = new SeededRng(seed);

@@ -1,7 +1,7 @@
 /**
  * Property: any sequence of saves, compactions, received snapshots and identity writes — valid or
- * not — gives the same results and the same load() on MemoryStorage and LevelStorage, also after
- * LevelStorage is reopened from disk.
+ * not — gives the same results and the same load() on MemoryStorage and on each durable storage
+ * (LevelStorage, SegmentStorage), also after the durable one is reopened from disk.
  */
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { Entry, Snapshot } from '../../src/raft/types.js';
 import { LevelStorage } from '../../src/storage/level-storage.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
-import type { StorageWrite, StoredState } from '../../src/storage/types.js';
+import { SegmentStorage } from '../../src/storage/segment-storage.js';
+import type { RaftStorage, SnapshotChunkReader, StorageWrite, StoredState } from '../../src/storage/types.js';
 import { bytes, ents, hex, meta, plainState, tempDir } from './helpers.js';
 
 /** An operation described relative to the current state, so most generated ops are valid. */
@@ -93,7 +94,7 @@ function concretize(op: AbstractOp, st: StoredState, n: number): Concrete {
   }
 }
 
-async function run(s: MemoryStorage | LevelStorage, c: Concrete): Promise<string> {
+async function run(s: RaftStorage, c: Concrete): Promise<string> {
   try {
     if (c.type === 'save') await s.save(c.write, c.sync);
     else if (c.type === 'compact') await s.compact(c.snapshot);
@@ -104,19 +105,27 @@ async function run(s: MemoryStorage | LevelStorage, c: Concrete): Promise<string
   }
 }
 
-async function view(s: MemoryStorage | LevelStorage): Promise<unknown> {
+async function view(s: RaftStorage & SnapshotChunkReader): Promise<unknown> {
   const sn = await s.readSnapshot();
   return { state: plainState(await s.load()), snapshot: sn ? hex(sn.data) : null };
 }
 
-describe('MemoryStorage and LevelStorage agree', () => {
+type Durable = RaftStorage & SnapshotChunkReader;
+
+const DURABLE: readonly { readonly name: string; readonly open: (path: string, chunkSize: number) => Durable }[] = [
+  { name: 'LevelStorage', open: (path, chunkSize) => new LevelStorage(path, { snapshotChunkSize: chunkSize }) },
+  // 4 KiB segments, so the sequences rotate and delete segments too.
+  { name: 'SegmentStorage', open: (path, chunkSize) => new SegmentStorage(path, { snapshotChunkSize: chunkSize, segmentBytes: 4096 }) },
+];
+
+describe.each(DURABLE)('MemoryStorage and $name agree', ({ open }) => {
   it('on every result and every loaded state, for random sequences of operations', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(abstractOp, { minLength: 1, maxLength: 25 }), async (ops) => {
         const { dir, remove } = tempDir('latch-equiv-');
         const path = join(dir, 'data');
         const mem = new MemoryStorage();
-        let lvl = new LevelStorage(path, { snapshotChunkSize: 16 });
+        let lvl = open(path, 16);
         try {
           await lvl.load();
           for (let i = 0; i < ops.length; i++) {
@@ -126,7 +135,7 @@ describe('MemoryStorage and LevelStorage agree', () => {
             expect(await view(lvl)).toEqual(await view(mem));
           }
           await lvl.close();
-          lvl = new LevelStorage(path, { snapshotChunkSize: 7 });
+          lvl = open(path, 7);
           expect(await view(lvl)).toEqual(await view(mem));
         } finally {
           await lvl.close();
