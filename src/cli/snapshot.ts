@@ -15,7 +15,7 @@ import { isNodeId } from '../common/ids.js';
 import { formatInitialCluster, parseInitialCluster, type MemberInfo } from '../node/members.js';
 import type { SnapshotEnvelope } from '../node/raft-node.js';
 import { decodeSnapshotFile, sha256Hex, type SnapshotFile } from '../server/snapshot-file.js';
-import { LevelStorage } from '../storage/index.js';
+import { openRaftStorage } from '../storage/index.js';
 import { EXIT, resolveEndpoints, runCommand, type ClientCommandOptions } from './commands/cli-support.js';
 import { AdminClient } from './members.js';
 
@@ -95,7 +95,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<{ clusterId: s
   const dir = resolve(o.dir);
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new InvalidArgumentError(`--dir ${dir} is not empty; restore only into a new data dir`);
   const clusterId = restoredClusterId(o.clusterToken ?? 'latch', members, file);
-  const storage = new LevelStorage(join(dir, 'raft'));
+  const storage = openRaftStorage(join(dir, 'raft'));
   try {
     await storage.load();
     await storage.setIdentity({ clusterId, nodeId: o.id });

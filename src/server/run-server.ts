@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createLogger, type Logger } from '../common/logger.js';
 import type { ApplyOutput } from '../lock/index.js';
 import { RaftNode } from '../node/raft-node.js';
-import { LevelStorage } from '../storage/index.js';
+import { openRaftStorage } from '../storage/index.js';
 import { GrpcTransport } from '../transport/index.js';
 import type { ServerConfig } from './config.js';
 import { startHttpServer, type MemberStatusJson } from './http-server.js';
@@ -33,7 +33,8 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const authorizer = config.tokenFile ? new Authorizer(readTokenFile(config.tokenFile)) : null;
   if (!tls) logger.warn({ client: config.listenClient, peer: config.listenPeer, insecure: config.insecure }, 'TLS is off: client and peer traffic is plain text');
   if (!authorizer) logger.warn('no --token-file: client calls are not authenticated');
-  const storage = new LevelStorage(join(config.dataDir, 'raft'));
+  // A new data dir gets the segment log; one an older version wrote keeps LevelStorage.
+  const storage = openRaftStorage(join(config.dataDir, 'raft'));
   const service = new LatchService(config, logger);
   const node = new RaftNode({
     id: config.id,
