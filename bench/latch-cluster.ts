@@ -41,7 +41,7 @@ export async function startLatchCluster(profileDir?: string): Promise<Cluster> {
   return {
     system: 'latch',
     endpoints: tc.endpoints,
-    settings: 'heartbeat 100 ms, election timeout 1000 ms, LevelDB with fsync on every Raft write',
+    settings: 'heartbeat 100 ms, election timeout 1000 ms, segment log with fdatasync on every Raft write',
     leader,
     killLeader: async (): Promise<KilledNode> => {
       const l = await leader();
