@@ -2,13 +2,15 @@
  * `npm run sim -- --seeds N` runs schedules 1..N (in worker threads) and ends with exactly one
  * line `sim: N schedules, V violations` (exit 1 if V > 0), printing each failing seed.
  * `npm run sim -- --seed S` replays one schedule and prints its trace (`--verbose` adds every delivery).
- * Options: `--from K` (first seed, default 1), `--workers W` (default: CPUs, at most 4).
+ * Options: `--from K` (first seed, default 1), `--workers W` (default: CPUs, at most 4),
+ * `--plant FAULT` (commitPreviousTerm | doubleVote | skipVotePersist: the run must then fail).
  * `--stack` runs the stack simulator instead (the production RaftNode + LatchService + lock state
  * machine on virtual time; `--stack --seed S` prints its trace).
  */
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { TestingFaults } from '../../src/raft/index.js';
 import { runSchedule, type RunResult } from './simulation.js';
 import { runStackSchedule } from './stack-sim.js';
 
@@ -47,8 +49,20 @@ function intArg(args: Map<string, string | true>, name: string, dflt: number): n
   return n;
 }
 
-function replay(seed: number, verbose: boolean): void {
-  const r = runSchedule(seed, { trace: true, verbose });
+/** `--plant FAULT`: a TestingFaults switch planted in every node's core (to show the simulator catches it). */
+function plantedFaults(args: Map<string, string | true>): TestingFaults | undefined {
+  const f = args.get('plant');
+  if (f === undefined) return undefined;
+  const known = ['commitPreviousTerm', 'doubleVote', 'skipVotePersist'];
+  if (typeof f !== 'string' || !known.includes(f)) {
+    process.stderr.write(`sim: --plant needs one of ${known.join(', ')}\n`);
+    process.exit(2);
+  }
+  return { [f]: true };
+}
+
+function replay(seed: number, verbose: boolean, faults: TestingFaults | undefined): void {
+  const r = runSchedule(seed, { trace: true, verbose, ...(faults ? { faults } : {}) });
   for (const line of r.trace) process.stdout.write(`${line}\n`);
   process.stdout.write(`stats ${JSON.stringify(r.stats)}\n`);
   for (const v of r.violations) process.stdout.write(`VIOLATION ${v.kind} at ${v.at}: ${v.detail}\n`);
@@ -56,7 +70,7 @@ function replay(seed: number, verbose: boolean): void {
   process.exitCode = r.violations.length > 0 ? 1 : 0;
 }
 
-async function many(from: number, count: number, workers: number): Promise<void> {
+async function many(from: number, count: number, workers: number, faults: TestingFaults | undefined): Promise<void> {
   const started = Date.now();
   const seeds = Array.from({ length: count }, (_, i) => from + i);
   const failures: WorkerResult[] = [];
@@ -78,7 +92,7 @@ async function many(from: number, count: number, workers: number): Promise<void>
   };
   const n = Math.max(1, Math.min(workers, count));
   if (n === 1) {
-    for (const s of seeds) onResult(summarize(runSchedule(s)));
+    for (const s of seeds) onResult(summarize(runSchedule(s, faults ? { faults } : {})));
   } else {
     let next = 0;
     await Promise.all(
@@ -92,7 +106,7 @@ async function many(from: number, count: number, workers: number): Promise<void>
               child.kill();
               return;
             }
-            child.send(s);
+            child.send({ seed: s, faults });
           };
           child.on('message', (r: WorkerResult) => {
             onResult(r);
@@ -148,12 +162,12 @@ const args = parseArgs(process.argv.slice(2));
 if (args.has('stack')) {
   await stack(intArg(args, 'from', 1), intArg(args, 'seeds', 100), args.has('seed') ? intArg(args, 'seed', 1) : undefined);
 } else if (args.has('worker')) {
-  process.on('message', (seed: number) => {
-    process.send?.(summarize(runSchedule(seed)));
+  process.on('message', (m: { seed: number; faults?: TestingFaults }) => {
+    process.send?.(summarize(runSchedule(m.seed, m.faults ? { faults: m.faults } : {})));
   });
 } else if (args.has('seed')) {
-  replay(intArg(args, 'seed', 1), args.has('verbose'));
+  replay(intArg(args, 'seed', 1), args.has('verbose'), plantedFaults(args));
 } else {
   const workers = intArg(args, 'workers', Math.min(4, availableParallelism()));
-  await many(intArg(args, 'from', 1), intArg(args, 'seeds', 100), workers);
+  await many(intArg(args, 'from', 1), intArg(args, 'seeds', 100), workers, plantedFaults(args));
 }

@@ -3,6 +3,7 @@
  * seed alone replays a run exactly.
  */
 import fc from 'fast-check';
+import { TEETH } from './teeth-profiles.js';
 
 /** Everything that shapes one schedule (besides the seed that drives its RNG). */
 export interface SimParams {
@@ -89,10 +90,13 @@ export const simParamsArb: fc.Arbitrary<SimParams> = fc
   })
   .chain(({ lease, extraDelayMs, ...p }) => {
     const mixed = normalizeParams({ ...p, readOnly: lease ? ('lease' as const) : ('safe' as const), maxDelayMs: p.minDelayMs + extraDelayMs });
-    // One schedule in four is a split-brain hunt: leaders keep getting cut off while clients keep
+    // One schedule in five is a split-brain hunt: leaders keep getting cut off while clients keep
     // writing to the newest leader and reading from any node that believes it leads (stale reads).
+    // One in five takes a teeth profile's shape (contested elections without pre-vote, Figure 8
+    // crash storms): the schedules that expose double votes, unpersisted votes and old-term commits.
     return fc.oneof(
       { weight: 3, arbitrary: fc.constant(mixed) },
+      { weight: 1, arbitrary: fc.constantFrom(...TEETH.map((t) => t.params)).map((t) => normalizeParams({ ...mixed, ...t })) },
       {
         weight: 1,
         arbitrary: fc
