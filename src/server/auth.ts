@@ -4,19 +4,23 @@
  * The token file (reloaded on SIGHUP) holds, one per line (`#` starts a comment):
  *   role:<role>:<permissions>:<prefixes>         e.g. role:jobs:read,lock:jobs/,reports/
  *   <name>:<sha256 hex of the token>:<roles>[:<expiry ISO 8601>]
- * Permissions are `read`, `lock`, `elect` and `admin`; a prefix `*` means every name. The built-in
- * role `root` has every permission on every name. A token names its roles; a call is allowed when
- * one of them grants the permission it needs on a prefix of the name it touches. Elections are
+ * Permissions are `read`, `lock`, `elect`, `admin` and `metrics`; a prefix `*` means every name. The
+ * built-in role `root` has every permission on every name. A token names its roles; a call is allowed
+ * when one of them grants the permission it needs on a prefix of the name it touches. Elections are
  * checked against the election name the client gives (not the internal `election/` lock name).
+ * `admin` and `metrics` are not about names: a role holding them has them whatever its prefixes.
+ * `metrics` grants only `GET /metrics` on the HTTP port (a Prometheus scrape token).
+ *
+ * The same Authorizer guards the HTTP port (`requiredHttpAccess`), so a SIGHUP reload applies there too.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, LatchError } from '../common/errors.js';
 
 /** What a role may do. */
-export type Permission = 'read' | 'lock' | 'elect' | 'admin';
+export type Permission = 'read' | 'lock' | 'elect' | 'admin' | 'metrics';
 
-const PERMISSIONS: readonly Permission[] = ['read', 'lock', 'elect', 'admin'];
+const PERMISSIONS: readonly Permission[] = ['read', 'lock', 'elect', 'admin', 'metrics'];
 
 /** A role: permissions on name prefixes (`''` = every name). */
 export interface Role {
@@ -43,12 +47,16 @@ export interface TokenFile {
 /** The built-in role with every permission on every name. */
 export const ROOT_ROLE: Role = { name: 'root', permissions: new Set(PERMISSIONS), prefixes: [''] };
 
-/** What one call needs. `name` is a lock/election name; `prefix` a listing or watch prefix. */
+/**
+ * What one call needs. `name` is a lock/election name; `prefix` a listing or watch prefix (`''` =
+ * every name); `metrics` is the `metrics` permission or `read` on every name.
+ */
 export type Access =
   | { readonly type: 'authenticated' }
   | { readonly type: 'name'; readonly any: readonly Permission[]; readonly name: string }
   | { readonly type: 'prefix'; readonly any: readonly Permission[]; readonly prefix: string }
-  | { readonly type: 'admin' };
+  | { readonly type: 'admin' }
+  | { readonly type: 'metrics' };
 
 /** The SHA-256 of a token as lowercase hex (what the token file stores). */
 export function hashToken(token: string): string {
@@ -75,7 +83,7 @@ export function parseTokenFile(text: string, source = 'token file'): TokenFile {
       if (roles.has(name)) throw new ConfigError('token-file', `${where}: role "${name}" defined twice (or is built in)`);
       const permissions = new Set<Permission>();
       for (const p of perms.split(',').map((s) => s.trim())) {
-        if (!PERMISSIONS.includes(p as Permission)) throw new ConfigError('token-file', `${where}: unknown permission "${p}" (read, lock, elect, admin)`);
+        if (!PERMISSIONS.includes(p as Permission)) throw new ConfigError('token-file', `${where}: unknown permission "${p}" (${PERMISSIONS.join(', ')})`);
         permissions.add(p as Permission);
       }
       const list = prefixes.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -166,7 +174,10 @@ export class Authorizer {
         throw new LatchError('PERMISSION_DENIED', `token "${entry.name}" lacks ${access.any.join(' or ')} on "${access.name}"`);
       case 'prefix':
         if (grants(roles, access.any, access.prefix)) return entry.name;
-        throw new LatchError('PERMISSION_DENIED', `token "${entry.name}" lacks ${access.any.join(' or ')} on every name under "${access.prefix}"`);
+        throw new LatchError('PERMISSION_DENIED', `token "${entry.name}" lacks ${access.any.join(' or ')} on ${access.prefix === '' ? 'every name' : `every name under "${access.prefix}"`}`);
+      case 'metrics':
+        if (roles.some((r) => r.permissions.has('metrics')) || grants(roles, ['read'], '')) return entry.name;
+        throw new LatchError('PERMISSION_DENIED', `token "${entry.name}" lacks the metrics permission (or read on every name)`);
       default: {
         const never: never = access;
         throw new LatchError('INVALID_ARGUMENT', `unknown access ${JSON.stringify(never)}`);
@@ -214,4 +225,25 @@ export function requiredAccess(method: string, req: unknown): Access {
     default:
       return { type: 'admin' };
   }
+}
+
+/** Paths of the HTTP port anyone may fetch: the health check and the status page's static shell (no cluster data in it). */
+export const PUBLIC_HTTP_PATHS: ReadonlySet<string> = new Set(['/healthz', '/', '/status.js', '/status.css']);
+
+/**
+ * The access an HTTP request needs, from its path (without the query), or null for a public path.
+ * `/metrics` needs the `metrics` permission or `read` on every name; every other path (`/status`,
+ * `/api/overview`, and unknown paths: deny by default) needs `read` on every name, since each shows
+ * lock names, holders, sessions and client names across the whole namespace.
+ */
+export function requiredHttpAccess(path: string): Access | null {
+  if (PUBLIC_HTTP_PATHS.has(path)) return null;
+  if (path === '/metrics') return { type: 'metrics' };
+  return { type: 'prefix', any: ['read'], prefix: '' };
+}
+
+/** Checks one HTTP request: the token's name, null for a public path, or throws UNAUTHENTICATED / PERMISSION_DENIED. */
+export function checkHttpRequest(authorizer: Authorizer, authorization: string | undefined, path: string): string | null {
+  const access = requiredHttpAccess(path);
+  return access ? authorizer.check(authorization, access) : null;
 }

@@ -28,9 +28,9 @@ export interface ServerConfig {
   readonly maxSessionsPerConnection: number;
   /** TLS material (PEM file paths) for the client and peer listeners; null = plain text. */
   readonly tls: TlsPaths | null;
-  /** Plain text allowed on a non-loopback address (an explicit operator choice). */
+  /** Plain text allowed on a non-loopback address, and an unauthenticated HTTP port there (an explicit operator choice). */
   readonly insecure: boolean;
-  /** Token file (`name:sha256hex:role,role`, reloaded on SIGHUP); null = no authentication. */
+  /** Token file (`name:sha256hex:role,role`, reloaded on SIGHUP), guarding the client API and the HTTP port; null = no authentication. */
   readonly tokenFile: string | null;
   /** Cluster id to join as a new member (started empty, learns membership from the leader); null = bootstrap. */
   readonly join: string | null;
@@ -188,6 +188,14 @@ export function resolveConfig(...sources: RawConfig[]): ServerConfig {
       if (!isLoopbackHost(host)) throw new ConfigError(k, `refusing plain text on non-loopback ${v}: give --cert, --key and --ca, or --insecure to accept it`);
     }
   }
+  // The HTTP port is always plain HTTP. Off loopback it must not serve lock, session and client
+  // names to anyone who reaches it: that needs a token file (then only /healthz is anonymous) or
+  // --insecure, the operator's explicit acceptance, as for plain text on the client and peer ports.
+  const listenHttp = hostport('listenHttp');
+  const tokenFile = opt('tokenFile');
+  if (tokenFile === null && !insecure && !isLoopbackHost(listenHttp.slice(0, listenHttp.lastIndexOf(':')))) {
+    throw new ConfigError('listen-http', `refusing an unauthenticated HTTP port on non-loopback ${listenHttp}: give --token-file (every route but /healthz then needs a bearer token), or --insecure to accept it`);
+  }
   const join = opt('join');
   if (join !== null && !/^[\x21-\x7e]{1,128}$/.test(join)) throw new ConfigError('join', `"${join}" is not a cluster id (see \`latch members list\`)`);
   const logLevel = str('logLevel');
@@ -197,7 +205,7 @@ export function resolveConfig(...sources: RawConfig[]): ServerConfig {
     dataDir: str('dataDir'),
     listenClient,
     listenPeer,
-    listenHttp: hostport('listenHttp'),
+    listenHttp,
     initialCluster,
     clusterToken: str('clusterToken'),
     heartbeatMs,
@@ -212,7 +220,7 @@ export function resolveConfig(...sources: RawConfig[]): ServerConfig {
     maxSessionsPerConnection: int('maxSessionsPerConnection', 1, 1_000_000),
     tls,
     insecure,
-    tokenFile: opt('tokenFile'),
+    tokenFile,
     join,
   };
 }

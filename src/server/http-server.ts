@@ -1,9 +1,15 @@
 /**
  * The per-node HTTP endpoint: `/healthz` (200 with a leader, 503 without), `/status` (this node's
  * status as JSON), plus any extra routes the server registers (metrics, status page).
+ *
+ * With `authorize` (the server has a token file) every request passes it before any route runs:
+ * a missing or refused bearer token gets 401 with `WWW-Authenticate: Bearer`, a valid token without
+ * the permission 403, each with a one-line plain-text body saying what is wrong (docs/http.md).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { LatchError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { isLoopbackHost } from './config.js';
 
 /** A route handler: returns false to fall through to 404. */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -21,12 +27,24 @@ export interface MemberStatusJson {
   readonly snapshotIndex?: number;
 }
 
-/** Starts the HTTP server on host:port; resolves once listening. */
+/**
+ * Checks one request's `authorization` header for `path` (no query): returns normally when it may
+ * proceed (a public path, or a token with the access it needs), throws a LatchError
+ * `UNAUTHENTICATED` (→ 401) or `PERMISSION_DENIED` (→ 403) otherwise. Called on every request, so
+ * a token-file reload applies at once.
+ */
+export type HttpAuthorize = (authorization: string | undefined, path: string) => unknown;
+
+/** The `realm` of every HTTP bearer challenge. */
+const REALM = 'latch';
+
+/** Starts the HTTP server on host:port; resolves once listening. Without `authorize` every route is open. */
 export async function startHttpServer(opts: {
   listen: string;
   status: () => MemberStatusJson;
   healthy: () => boolean;
   routes?: HttpRoute[];
+  authorize?: HttpAuthorize;
   logger: Logger;
 }): Promise<Server> {
   const server = createServer((req, res) => {
@@ -37,12 +55,13 @@ export async function startHttpServer(opts: {
     });
   });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
       res.end('method not allowed\n');
       return;
     }
+    if (opts.authorize && !authorized(opts.authorize, req, res, path)) return;
     if (path === '/healthz') {
       const ok = opts.healthy();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
@@ -59,6 +78,11 @@ export async function startHttpServer(opts: {
     res.end('not found\n');
   }
   const { host, port } = splitHostPort(opts.listen);
+  if (!isLoopbackHost(host)) {
+    // Config refuses this without --token-file or --insecure; either way the port is plain HTTP.
+    if (opts.authorize) opts.logger.warn({ http: opts.listen }, 'the HTTP port is plain text off loopback: bearer tokens sent to it can be read on the network');
+    else opts.logger.warn({ http: opts.listen }, 'the HTTP port is unauthenticated off loopback (--insecure): anyone who reaches it sees every lock, session and client name');
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -67,6 +91,36 @@ export async function startHttpServer(opts: {
     });
   });
   return server;
+}
+
+/**
+ * Runs `authorize` for one request; on refusal answers 401 or 403 (RFC 6750 §3) and returns false.
+ * Any other error propagates (a 500 from the caller).
+ */
+function authorized(authorize: HttpAuthorize, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const header = req.headers.authorization;
+  try {
+    authorize(header, path);
+    return true;
+  } catch (err) {
+    if (!(err instanceof LatchError) || (err.code !== 'UNAUTHENTICATED' && err.code !== 'PERMISSION_DENIED')) throw err;
+    const denied = err.code === 'PERMISSION_DENIED';
+    // No header: a bare challenge; a refused one: invalid_token; a valid one without the permission: insufficient_scope.
+    const challenge = denied ? `Bearer realm="${REALM}", error="insufficient_scope"` : header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
+    const headers: OutgoingHttpHeaders = {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'www-authenticate': challenge,
+    };
+    res.writeHead(denied ? 403 : 401, headers);
+    res.end(req.method === 'HEAD' ? undefined : `${oneLine(err.message)}\n`);
+    return false;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ');
 }
 
 /** Splits host:port (IPv6 in brackets allowed). */

@@ -818,6 +818,15 @@ export class LatchService {
     this.metrics.rpcs.inc({ method, code });
   }
 
+  /**
+   * Milliseconds until this leader expires a session (≤ 0 once due), or undefined when this node is
+   * not a leader with duties running or does not track the session. For the status page.
+   */
+  sessionTimeLeft(sessionId: number): number | undefined {
+    const deadline = this.duties?.deadline(sessionId);
+    return deadline === undefined ? undefined : deadline - this.clock.now();
+  }
+
   /** Extra HTTP routes (metrics). */
   httpRoutes(): HttpRoute[] {
     return [this.metrics.route(() => this.node.status(), () => this.sm)];

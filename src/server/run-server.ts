@@ -13,7 +13,7 @@ import { startHttpServer, type MemberStatusJson } from './http-server.js';
 import { LatchService } from './latch-service.js';
 import { startClientServer } from './client-server.js';
 import { StatusPage } from './status-page.js';
-import { Authorizer, readTokenFile, requiredAccess } from './auth.js';
+import { Authorizer, checkHttpRequest, readTokenFile, requiredAccess } from './auth.js';
 import { channelCredentials, loadTlsMaterial, serverCredentials } from './tls.js';
 
 /** A running server, for in-process use and for `runServer`. */
@@ -59,7 +59,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     logger,
   });
   service.attach(node);
-  const page = new StatusPage({ nodeStatus: () => node.status(), sm: () => service.stateMachine.sm });
+  const page = new StatusPage({ nodeStatus: () => node.status(), sm: () => service.stateMachine.sm, sessionTimeLeft: (id) => service.sessionTimeLeft(id) });
   service.onLockEvent((e) => page.recordLockEvent(e));
   node.on((e) => {
     if (e.type === 'role') page.recordNodeEvent('role', `${e.soft.role}; leader ${e.soft.leader ?? 'unknown'}; term ${e.term}`);
@@ -88,6 +88,8 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     status,
     healthy: () => node.leader !== null,
     routes: [...service.httpRoutes(), page.route()],
+    // The same Authorizer as the client API, so a SIGHUP reload applies here too; public paths pass.
+    ...(authorizer ? { authorize: (header: string | undefined, path: string) => checkHttpRequest(authorizer, header, path) } : {}),
     logger,
   });
   logger.info({ client: config.listenClient, peer: config.listenPeer, http: config.listenHttp }, 'latch server listening');

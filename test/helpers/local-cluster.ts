@@ -44,6 +44,8 @@ export interface TestClusterOptions {
   readonly logLevel?: string;
   /** Extra arguments for `node` itself, before the CLI path (e.g. `--cpu-prof`). */
   readonly nodeArgs?: readonly string[];
+  /** Bearer token (read on every name) for the helper's own `/status` calls, when `extraArgs` has `--token-file`. */
+  readonly httpToken?: string;
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -92,6 +94,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   const base = await freeBasePort(n);
   const nodes = localClusterLayout(n, dir, base);
   const procs = new Map<string, ChildProcess>();
+  const httpInit: RequestInit = opts.httpToken ? { headers: { authorization: `Bearer ${opts.httpToken}` } } : {};
   const outputs = new Map<string, string[]>();
   const extra = [
     '--heartbeat-ms', String(opts.heartbeatMs ?? 50),
@@ -116,7 +119,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     child.stdout?.on('data', (d: Buffer) => buf.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => buf.push(d.toString()));
     procs.set(id, child);
-    await waitFor(async () => (await fetch(`http://${node.httpAddress}/status`)).ok, 20_000, `${id} to serve HTTP`).catch((err: unknown) => {
+    await waitFor(async () => (await fetch(`http://${node.httpAddress}/status`, httpInit)).ok, 20_000, `${id} to serve HTTP`).catch((err: unknown) => {
       throw new Error(`${String(err)}\n--- ${id} output ---\n${buf.join('')}`);
     });
   };
@@ -130,7 +133,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   };
 
   const status = async (id: string): Promise<Record<string, unknown>> => {
-    const res = await fetch(`http://${byId(id).httpAddress}/status`);
+    const res = await fetch(`http://${byId(id).httpAddress}/status`, httpInit);
     return (await res.json()) as Record<string, unknown>;
   };
 

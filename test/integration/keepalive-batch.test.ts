@@ -96,7 +96,7 @@ class BatchStream {
 }
 
 async function metrics(httpAddress: string): Promise<string> {
-  return (await fetch(`http://${httpAddress}/metrics`)).text();
+  return (await fetch(`http://${httpAddress}/metrics`, { headers: { authorization: `Bearer ${ROOT}` } })).text();
 }
 
 function series(text: string, name: string, labels = ''): number {
@@ -126,7 +126,7 @@ describe('Sessions.KeepAliveBatch on a real cluster', () => {
     dir = mkdtempSync(join(tmpdir(), 'latch-keepalive-batch-'));
     const tokens = join(dir, 'tokens');
     writeFileSync(tokens, `ops:${hashToken(ROOT)}:root\n`);
-    cluster = await startTestCluster({ nodes: 3, extraArgs: ['--token-file', tokens] });
+    cluster = await startTestCluster({ nodes: 3, extraArgs: ['--token-file', tokens], httpToken: ROOT });
   });
 
   afterAll(async () => {

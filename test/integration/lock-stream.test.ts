@@ -141,7 +141,7 @@ function outcomeOf(r: StreamResponse): Outcome {
 }
 
 async function metric(method: string, code: string): Promise<number> {
-  const text = await (await fetch(`http://${leaderHttp}/metrics`)).text();
+  const text = await (await fetch(`http://${leaderHttp}/metrics`, { headers: { authorization: `Bearer ${ROOT}` } })).text();
   const m = new RegExp(`^latch_rpcs_total\\{method="${method.replace('.', '\\.')}",code="${code}"\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -168,7 +168,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'latch-lock-stream-'));
   const tokens = join(dir, 'tokens');
   writeFileSync(tokens, `role:jobs:read,lock:jobs/\nops:${hashToken(ROOT)}:root\nrunner:${hashToken(RUNNER)}:jobs\n`);
-  cluster = await startTestCluster({ nodes: 3, extraArgs: ['--token-file', tokens] });
+  cluster = await startTestCluster({ nodes: 3, extraArgs: ['--token-file', tokens], httpToken: ROOT });
   const id = await cluster.leader();
   const node = cluster.nodes.find((n) => n.id === id)!;
   leader = node.clientAddress;

@@ -22,6 +22,16 @@ describe('token file', () => {
     expect(f.tokens.get(hashToken('old-secret'))?.expiresAt).toBe(Date.parse('2020-01-01T00:00:00Z'));
   });
 
+  it('knows the metrics permission (a scrape token), which root has too', () => {
+    const f = parseTokenFile(`role:prom:metrics:*\nprom:${hashToken('prom-secret')}:prom\n`);
+    expect([...(f.roles.get('prom')?.permissions ?? [])]).toEqual(['metrics']);
+    expect(f.roles.get('root')?.permissions.has('metrics')).toBe(true);
+    const auth = new Authorizer(f);
+    expect(auth.check(bearer('prom-secret'), { type: 'metrics' })).toBe('prom');
+    expect(() => auth.check(bearer('prom-secret'), requiredAccess('Locks.List', { prefix: '' }))).toThrow(/lacks read on every name/);
+    expect(() => parseTokenFile('role:x:scrape:*')).toThrow(/unknown permission "scrape" \(read, lock, elect, admin, metrics\)/);
+  });
+
   it.each([
     ['bob:abc:jobs', /SHA-256 in hex/],
     [`bob:${hashToken('x')}:nosuchrole`, /unknown role "nosuchrole"/],

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LatchClient } from '../../src/client/index.js';
 import { hashToken } from '../../src/server/auth.js';
-import { startTestCluster, waitFor, type TestCluster } from '../helpers/local-cluster.js';
+import { waitFor, type TestCluster } from '../helpers/local-cluster.js';
 import { leaderEndpoint, RawClient } from '../helpers/raw-client.js';
+import { startTokenCluster } from './token-cluster.js';
 
 let cluster: TestCluster;
 let dir: string;
@@ -39,7 +40,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'latch-auth-'));
   tokenFile = join(dir, 'tokens');
   writeFileSync(tokenFile, base);
-  cluster = await startTestCluster({ nodes: 3, extraArgs: ['--token-file', tokenFile] });
+  cluster = await startTokenCluster(tokenFile, 'ops-secret', { nodes: 3 });
 });
 
 afterAll(async () => {
