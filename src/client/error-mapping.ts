@@ -4,7 +4,7 @@
  * UNAVAILABLE from a follower, the leader's client address in `latch-leader` (DESIGN §5).
  */
 import type { Metadata } from '@grpc/grpc-js';
-import { ERROR_CODES, GrpcStatus, LatchError, LeadershipLostError, NotLeaderError, type ErrorCode } from '../common/errors.js';
+import { ERROR_CODES, GrpcStatus, LatchError, LeadershipLostError, NotLeaderError, OverloadedError, type ErrorCode } from '../common/errors.js';
 import {
   InvalidArgumentError,
   LatchClientError,
@@ -21,6 +21,8 @@ import type { WireCallError } from './wire.js';
 export const LATCH_CODE_KEY = 'latch-code';
 /** Trailing metadata key of the leader's client address. */
 export const LATCH_LEADER_KEY = 'latch-leader';
+/** Trailer key of the OVERLOADED retry-after hint (ms). */
+export const LATCH_RETRY_AFTER_KEY = 'latch-retry-after-ms';
 
 /** The parts of a gRPC status the mapping reads. */
 export interface RpcStatusLike {
@@ -100,7 +102,19 @@ function latchErrorFor(code: ErrorCode, message: string, hint: string | undefine
  * whether the request took effect). The leader hint is kept for `leaderHintOf`.
  */
 export function errorFromStatus(status: RpcStatusLike): Error {
-  return errorFromParts(status.code, status.details, firstString(status.metadata, LATCH_CODE_KEY), firstString(status.metadata, LATCH_LEADER_KEY));
+  return errorFromParts(
+    status.code,
+    status.details,
+    firstString(status.metadata, LATCH_CODE_KEY),
+    firstString(status.metadata, LATCH_LEADER_KEY),
+    retryAfter(firstString(status.metadata, LATCH_RETRY_AFTER_KEY)),
+  );
+}
+
+/** A retry-after hint (ms) from the wire, or undefined when absent, zero or malformed. */
+function retryAfter(v: string | number | undefined): number | undefined {
+  const n = typeof v === 'number' ? v : v !== undefined && /^[0-9]{1,9}$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 60_000) : undefined;
 }
 
 /**
@@ -108,15 +122,17 @@ export function errorFromStatus(status: RpcStatusLike): Error {
  * `latch-code` and `latch-leader` a unary call would have carried, and maps exactly as they would.
  */
 export function errorFromCallError(e: WireCallError): Error {
-  return errorFromParts(e.grpcCode, e.message, nonEmpty(e.latchCode), nonEmpty(e.leader));
+  return errorFromParts(e.grpcCode, e.message, nonEmpty(e.latchCode), nonEmpty(e.leader), retryAfter(e.retryAfterMs));
 }
 
 /** The one mapping behind errorFromStatus and errorFromCallError. */
-function errorFromParts(grpcCode: number, rawDetails: string | undefined, code: string | undefined, rawHint: string | undefined): Error {
+function errorFromParts(grpcCode: number, rawDetails: string | undefined, code: string | undefined, rawHint: string | undefined, retryAfterMs?: number): Error {
   const details = rawDetails && rawDetails.length > 0 ? rawDetails : statusName(grpcCode);
   const hint = rawHint !== undefined && isHostPort(rawHint) ? rawHint : undefined;
   let err: Error;
-  if (code !== undefined && isErrorCode(code)) {
+  if (code === 'OVERLOADED') {
+    err = new OverloadedError(retryAfterMs ?? DEFAULT_RETRY_AFTER_MS, details);
+  } else if (code !== undefined && isErrorCode(code)) {
     err = latchErrorFor(code, details, hint);
   } else if (grpcCode === GrpcStatus.UNAVAILABLE) {
     err = new UnavailableError(`unavailable: ${details}`, true, { grpcCode });
@@ -139,7 +155,15 @@ function errorFromParts(grpcCode: number, rawDetails: string | undefined, code: 
  */
 export type RetryClass = 'retry' | 'final';
 
-const RETRY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['NOT_LEADER', 'NO_QUORUM', 'LEADERSHIP_LOST', 'PROPOSAL_DROPPED', 'SHUTTING_DOWN']);
+const RETRY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['NOT_LEADER', 'NO_QUORUM', 'LEADERSHIP_LOST', 'PROPOSAL_DROPPED', 'SHUTTING_DOWN', 'OVERLOADED']);
+
+/** What an OVERLOADED answer without a usable hint waits before the retry. */
+const DEFAULT_RETRY_AFTER_MS = 100;
+
+/** How long the server asked to wait before retrying (OVERLOADED), or undefined. */
+export function retryAfterOf(e: unknown): number | undefined {
+  return e instanceof OverloadedError ? e.retryAfterMs : undefined;
+}
 
 /** The retry class of an error thrown by one attempt. */
 export function retryClassOf(e: unknown): RetryClass {

@@ -24,6 +24,8 @@ export {
   type ClientErrorCode,
   type LockLossReason,
 } from './errors.js';
+/** Every server answer's base class (its stable `code`), and the OVERLOADED answer with its retry hint. */
+export { LatchError, OverloadedError } from '../common/errors.js';
 export { WATCH_EVENT_TYPES } from './types.js';
 export type {
   LockMode,

@@ -80,6 +80,8 @@ export class RetryPlan {
   private hint: string | undefined;
   private failures = 0;
   private backoffSteps = 0;
+  /** A server-requested wait before the next attempt (OVERLOADED), consumed by next(). */
+  private pendingDelay = 0;
 
   constructor(
     private readonly set: EndpointSet,
@@ -110,7 +112,10 @@ export class RetryPlan {
       endpoint = list[this.cursor % list.length] ?? list[0]!;
       this.cursor = (this.cursor + 1) % list.length;
     }
-    return { endpoint, delayMs: this.failures >= this.set.endpoints.length ? this.nextDelay() : 0 };
+    const backoff = this.failures >= this.set.endpoints.length ? this.nextDelay() : 0;
+    const delayMs = Math.max(backoff, this.pendingDelay);
+    this.pendingDelay = 0;
+    return { endpoint, delayMs };
   }
 
   /** Records a failed attempt at `endpoint`, with the `latch-leader` hint it carried. */
@@ -122,6 +127,15 @@ export class RetryPlan {
       this.set.noteLeader(leaderHint);
       this.hint = leaderHint;
     }
+  }
+
+  /**
+   * `endpoint` is the leader but too busy (OVERLOADED): the next attempt goes to it again after
+   * `retryAfterMs`, not to another node (which would only redirect back).
+   */
+  busy(endpoint: string, retryAfterMs: number): void {
+    this.hint = endpoint;
+    this.pendingDelay = Math.max(this.pendingDelay, retryAfterMs);
   }
 
   /** Records a success at `endpoint`; `isLeader` when only the leader could have served it. */

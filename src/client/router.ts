@@ -9,7 +9,7 @@ import type { Clock } from '../common/clock.js';
 import { LatchError } from '../common/errors.js';
 import type { Rng } from '../common/rng.js';
 import { UnavailableError } from './errors.js';
-import { leaderHintOf, outcomeUnknown, retryClassOf } from './error-mapping.js';
+import { leaderHintOf, outcomeUnknown, retryAfterOf, retryClassOf } from './error-mapping.js';
 import { RetryPlan, type BackoffPolicy, type EndpointSet } from './retry-plan.js';
 import type { RpcTransport } from './rpc-transport.js';
 import { sleep, type Timers } from './timers.js';
@@ -88,7 +88,9 @@ export class Router {
         if (retryClassOf(err) === 'final') throw err;
         lastErr = err;
         if (mutating && outcomeUnknown(err)) unknown = true;
-        plan.failed(endpoint, leaderHintOf(err));
+        const wait = retryAfterOf(err);
+        if (wait !== undefined) plan.busy(endpoint, wait);
+        else plan.failed(endpoint, leaderHintOf(err));
       }
     }
     // A LatchError says more than "unavailable", unless an earlier attempt left the outcome unknown and it does not.

@@ -265,6 +265,8 @@ export interface WireCallError {
   readonly latchCode: string;
   readonly message: string;
   readonly leader: string;
+  /** OVERLOADED: how long to wait before retrying (ms); 0 or absent otherwise. */
+  readonly retryAfterMs?: number;
 }
 
 /** `latch.v1.LockStreamResponse`: the answer to one call; `result` names the oneof field that is set. */

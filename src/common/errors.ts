@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   CLUSTER_MISMATCH: { status: 'PERMISSION_DENIED', meaning: 'a peer message came from another cluster or an unknown node' },
   CONF_CHANGE_IN_PROGRESS: { status: 'FAILED_PRECONDITION', meaning: 'another membership change is not yet committed' },
   SHUTTING_DOWN: { status: 'UNAVAILABLE', meaning: 'the node is shutting down' },
+  OVERLOADED: { status: 'RESOURCE_EXHAUSTED', meaning: 'the leader has too many proposals in flight; nothing happened; retry after the hinted delay (latch-retry-after-ms)' },
 } as const satisfies Record<string, { status: GrpcStatusName; meaning: string }>;
 
 /** A stable Latch error code. */
@@ -93,6 +94,17 @@ export class LeadershipLostError extends LatchError {
   constructor(message = 'leadership changed before the request committed; outcome unknown, retry with the same requestSeq') {
     super('LEADERSHIP_LOST', message);
     this.name = 'LeadershipLostError';
+  }
+}
+
+/** The leader refused a proposal because too many are in flight; nothing happened. Retry after `retryAfterMs`. */
+export class OverloadedError extends LatchError {
+  constructor(
+    readonly retryAfterMs: number,
+    message = `the leader has too many proposals in flight; nothing happened; retry in ${retryAfterMs} ms`,
+  ) {
+    super('OVERLOADED', message);
+    this.name = 'OverloadedError';
   }
 }
 

@@ -28,6 +28,7 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<LockCommandType>([
   'open-session',
   'close-session',
   'expire-session',
+  'expire-sessions',
   'checkpoint-sessions',
   'renew-session',
   'acquire',
@@ -94,6 +95,16 @@ export function parseLockCommand(x: unknown): ParsedCommand {
       problem = firstProblem(sid, () => intRangeProblem('lockDelayMs', x['lockDelayMs'], 0, MAX_LOCK_DELAY_MS));
       command = { type, sessionId: x['sessionId'] as number, lockDelayMs: x['lockDelayMs'] as number };
       break;
+    case 'expire-sessions': {
+      const ids = x['sessionIds'];
+      problem = firstProblem(
+        () => (Array.isArray(ids) && ids.length >= 1 && ids.length <= MAX_CHECKPOINT_BATCH ? undefined : `sessionIds must be a list of 1–${MAX_CHECKPOINT_BATCH} session ids, got ${describeInput(ids)}`),
+        () => (Array.isArray(ids) ? ids.map((id, i) => idProblem(`sessionIds[${i}]`, id)).find((p) => p !== undefined) : undefined),
+        () => intRangeProblem('lockDelayMs', x['lockDelayMs'], 0, MAX_LOCK_DELAY_MS),
+      );
+      command = { type, sessionIds: (Array.isArray(ids) ? ids : []) as number[], lockDelayMs: x['lockDelayMs'] as number };
+      break;
+    }
     case 'checkpoint-sessions': {
       const list = x['sessions'];
       problem = checkpointListProblem(list);

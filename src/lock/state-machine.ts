@@ -143,6 +143,17 @@ export class LockStateMachine {
         this.remember(s.id, 'expired', tx, null, null);
         return { ok: true, type: 'expire-session', sessionId: s.id, released };
       }
+      case 'expire-sessions': {
+        const expired: number[] = [];
+        for (const id of c.sessionIds) {
+          const s = this.st.sessions.get(id);
+          if (s === undefined) continue; // ended between proposal and commit (or listed twice)
+          this.endSession(s, 'expired', c.lockDelayMs, tx);
+          this.remember(s.id, 'expired', tx, null, null);
+          expired.push(s.id);
+        }
+        return { ok: true, type: 'expire-sessions', expired };
+      }
       case 'checkpoint-sessions': {
         let updated = 0;
         for (const [id, remainingMs] of c.sessions) {

@@ -48,6 +48,17 @@ export interface ExpireSessionCommand {
   readonly lockDelayMs: number;
 }
 
+/**
+ * Leader-proposed when the deadlines of several sessions have passed: each one still open is
+ * expired exactly as by `expire-session` (in list order); the others are skipped. One entry for a
+ * batch of expiries (a client process with many sessions died), not one entry each.
+ */
+export interface ExpireSessionsCommand {
+  readonly type: 'expire-sessions';
+  readonly sessionIds: readonly number[];
+  readonly lockDelayMs: number;
+}
+
 /** Leader-proposed: marks each listed session lapsed with its remaining lease `[sessionId, remainingMs]` (DESIGN §3). */
 export interface CheckpointSessionsCommand {
   readonly type: 'checkpoint-sessions';
@@ -119,6 +130,7 @@ export type LockCommand =
   | OpenSessionCommand
   | CloseSessionCommand
   | ExpireSessionCommand
+  | ExpireSessionsCommand
   | CheckpointSessionsCommand
   | RenewSessionCommand
   | AcquireCommand
@@ -166,6 +178,7 @@ export type LockSuccess =
   | { readonly ok: true; readonly type: 'open-session'; readonly sessionId: number; readonly ttlMs: number }
   | { readonly ok: true; readonly type: 'close-session'; readonly sessionId: number; readonly released: readonly string[] }
   | { readonly ok: true; readonly type: 'expire-session'; readonly sessionId: number; readonly released: readonly string[] }
+  | { readonly ok: true; readonly type: 'expire-sessions'; readonly expired: readonly number[] }
   | { readonly ok: true; readonly type: 'checkpoint-sessions'; readonly updated: number }
   | { readonly ok: true; readonly type: 'renew-session'; readonly sessionId: number; readonly wasLapsed: boolean }
   | AcquireGranted

@@ -8,7 +8,7 @@ import { decode, encode } from '../common/codec.js';
 import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/clock.js';
 import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timers.js';
-import { LatchError, LeadershipLostError, NotLeaderError, StorageFatalError, isLatchError } from '../common/errors.js';
+import { LatchError, LeadershipLostError, NotLeaderError, OverloadedError, StorageFatalError, isLatchError } from '../common/errors.js';
 import type { NodeId } from '../common/ids.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Rng } from '../common/rng.js';
@@ -57,6 +57,8 @@ export interface RaftNodeOptions<R> {
   readonly snapshotThreshold?: number;
   /** Reject a proposal not applied within this time (outcome unknown). Default 10 000. */
   readonly proposalTimeoutMs?: number;
+  /** Most proposals in flight (proposed, not yet applied) before new ones get OVERLOADED. Default 4096. */
+  readonly maxPendingProposals?: number;
   /** Raft knobs passed through (readOnly, flow control, testing faults). */
   readonly raft?: Omit<RaftConfig, 'id' | 'electionTicks' | 'heartbeatTicks'>;
   readonly logger?: Logger;
@@ -310,6 +312,8 @@ export class RaftNode<R = unknown> {
   /** Proposes `data`; resolves with the state machine's result once applied here. Leader only. */
   propose(data: Uint8Array): Promise<R> {
     this.assertRunning();
+    const busy = this.overloaded();
+    if (busy) return Promise.reject(busy);
     this.catchUpTicks();
     let at: { index: number; term: number };
     try {
@@ -327,6 +331,8 @@ export class RaftNode<R = unknown> {
   /** Proposes a membership change; resolves once it is applied here. Leader only. */
   proposeConfChange(change: ConfChange): Promise<void> {
     this.assertRunning();
+    const busy = this.overloaded();
+    if (busy) return Promise.reject(busy);
     this.catchUpTicks();
     let at: { index: number; term: number };
     try {
@@ -418,6 +424,17 @@ export class RaftNode<R = unknown> {
     await this.transport?.close().catch(() => undefined);
     await this.opts.storage.close().catch(() => undefined);
     this.log.info('node stopped');
+  }
+
+  /**
+   * Admission control: OVERLOADED (nothing happened) once `maxPendingProposals` are in flight. The
+   * hint is one heartbeat per 1/8 of the bound in flight beyond it, at least one heartbeat.
+   */
+  private overloaded(): OverloadedError | undefined {
+    const max = this.opts.maxPendingProposals ?? 4096;
+    if (this.pending.size < max) return undefined;
+    const retryAfterMs = this.heartbeatMs * Math.max(1, Math.ceil((this.pending.size - max + 1) / Math.max(1, Math.floor(max / 8))));
+    return new OverloadedError(retryAfterMs, `${this.pending.size} proposals are in flight on this leader (max ${max}); nothing happened; retry in ${retryAfterMs} ms`);
   }
 
   private assertRunning(): void {

@@ -10,6 +10,9 @@ import { LatchError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { LeaseTracker, type CheckpointAges, type LockCommand, type LockEffect, type LockStateMachine } from '../lock/index.js';
 
+/** Most sessions one expire-sessions entry lists. */
+const MAX_EXPIRE_BATCH = 1000;
+
 /** The ports leader duties need. */
 export interface DutyPorts {
   /** Proposes a command; resolves once applied (rejects if leadership is lost). */
@@ -176,16 +179,24 @@ export class LeaderDuties {
     });
   }
 
+  /** Proposes the expiry of every session whose deadline passed: one entry per batch of up to 1000. */
   private expireDue(): void {
     if (this.closed) return;
-    for (const sessionId of this.tracker.due(this.ports.clock.now())) {
-      if (this.expiring.has(sessionId)) continue;
-      this.expiring.add(sessionId);
-      this.ports.log.info({ sessionId }, 'session deadline passed; expiring');
+    const due = this.tracker.due(this.ports.clock.now()).filter((id) => !this.expiring.has(id));
+    for (let i = 0; i < due.length; i += MAX_EXPIRE_BATCH) {
+      const batch = due.slice(i, i + MAX_EXPIRE_BATCH);
+      for (const id of batch) this.expiring.add(id);
+      this.ports.log.info({ sessions: batch.length, first: batch[0] }, 'session deadlines passed; expiring');
+      const cmd: LockCommand =
+        batch.length === 1
+          ? { type: 'expire-session', sessionId: batch[0]!, lockDelayMs: this.ports.lockDelayMs }
+          : { type: 'expire-sessions', sessionIds: batch, lockDelayMs: this.ports.lockDelayMs };
       this.ports
-        .propose({ type: 'expire-session', sessionId, lockDelayMs: this.ports.lockDelayMs })
-        .catch((err: unknown) => this.ports.log.warn({ err, sessionId }, 'expire proposal failed'))
-        .finally(() => this.expiring.delete(sessionId));
+        .propose(cmd)
+        .catch((err: unknown) => this.ports.log.warn({ err, sessions: batch.length }, 'expire proposal failed'))
+        .finally(() => {
+          for (const id of batch) this.expiring.delete(id);
+        });
     }
   }
 

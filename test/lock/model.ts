@@ -77,6 +77,16 @@ export class LockModel {
         this.ended.push({ sid: c.sessionId, reason: 'expired', closeSeq: null, closeResult: null });
         return { ok: true, type: 'expire-session', sessionId: c.sessionId, released };
       }
+      case 'expire-sessions': {
+        const expired: number[] = [];
+        for (const id of c.sessionIds) {
+          if (!this.session(id)) continue;
+          this.end(id, 'expired', c.lockDelayMs, index);
+          this.ended.push({ sid: id, reason: 'expired', closeSeq: null, closeResult: null });
+          expired.push(id);
+        }
+        return { ok: true, type: 'expire-sessions', expired };
+      }
       case 'checkpoint-sessions': {
         let updated = 0;
         for (const [id, rem] of c.sessions) {

@@ -71,10 +71,12 @@ class Harness {
     this.storages.set(id, m.storage.crash());
   }
 
+  /** The one leader, once it has committed an entry of its term (a read barrier), so membership changes are accepted. */
   async leader(): Promise<Member> {
     for (let i = 0; i < 500; i++) {
       const leaders = [...this.live.values()].filter((m) => m.node.isLeader);
-      if (leaders.length === 1) return leaders[0]!;
+      const l = leaders.length === 1 ? leaders[0]! : undefined;
+      if (l && (await l.node.readBarrier().then(() => l.node.isLeader, () => false))) return l;
       await new Promise((r) => setTimeout(r, 10));
     }
     throw new Error('no leader');
