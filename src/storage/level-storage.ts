@@ -12,7 +12,6 @@ import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { Level } from 'level';
 import { decode, encode } from '../common/codec.js';
 import { StorageFatalError } from '../common/errors.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
@@ -42,8 +41,9 @@ import {
   parseStorageWrite,
   type SnapshotRecord,
 } from './records.js';
+import { describe, openLevelDb, type Db } from './level-db.js';
 import { SerialQueue } from './serial-queue.js';
-import { SnapshotStream, checkChunkSize, concatBytes } from './snapshot-stream.js';
+import { SnapshotStream, checkChunkSize, readWholeSnapshot } from './snapshot-stream.js';
 import type { NodeIdentity, RaftStorage, SnapshotChunkReader, SnapshotChunks, StorageWrite, StoredState } from './types.js';
 
 /** Default size of the stored snapshot chunks: 1 MiB. */
@@ -61,7 +61,6 @@ export interface LevelStorageOptions {
 /** Files LevelDB may leave in a dir it was creating when it stopped before writing CURRENT. */
 const BOOTSTRAP_FILE = /^(LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.dbtmp)$/;
 
-type Db = Level<string, Uint8Array>;
 type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 /** The result of reading a data dir. */
@@ -138,16 +137,7 @@ export class LevelStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async readSnapshot(): Promise<Snapshot | undefined> {
-    // One chunk of the whole size: the stream's single (verified, fresh) chunk is the result.
-    const stream = await this.openSnapshot('readSnapshot', 'whole');
-    if (!stream) return undefined;
-    const parts: Uint8Array[] = [];
-    try {
-      for await (const chunk of stream) parts.push(chunk);
-    } catch (err) {
-      throw this.readError(err, 'reading the snapshot');
-    }
-    return { meta: stream.meta, data: parts.length === 1 ? parts[0]! : concatBytes(parts, stream.size) };
+    return readWholeSnapshot(await this.openSnapshot('readSnapshot', 'whole'), (err) => this.readError(err, 'reading the snapshot'));
   }
 
   async readSnapshotChunks(chunkSize: number): Promise<SnapshotChunks | undefined> {
@@ -310,23 +300,7 @@ export class LevelStorage implements RaftStorage, SnapshotChunkReader {
 
   private async openDb(): Promise<Db> {
     await this.checkDir();
-    const db: Db = new Level<string, Uint8Array>(this.path, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: true });
-    try {
-      await db.open();
-    } catch (err) {
-      const cause = (err as { cause?: unknown }).cause ?? err;
-      const code = (cause as { code?: unknown }).code;
-      const why =
-        code === 'LEVEL_LOCKED'
-          ? `the data dir is locked: another process or another LevelStorage holds its LOCK (${describe(cause)})`
-          : code === 'LEVEL_CORRUPTION'
-            ? `LevelDB reports corruption: ${describe(cause)}`
-            : code === 'LEVEL_IO_ERROR'
-              ? `LevelDB I/O error on open: ${describe(cause)}`
-              : `cannot open LevelDB: ${describe(cause)}`;
-      throw this.fatal(why, err);
-    }
-    return db;
+    return openLevelDb(this.path, { what: 'the LevelDB', owner: 'LevelStorage' }, (why, err) => this.fatal(why, err));
   }
 
   /** Reads and validates every key. Never writes, except the format marker into an empty db. */
@@ -422,6 +396,3 @@ function errno(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -9,7 +9,7 @@
  * SnapshotRecord); `g/<group>/snap/<index>/data/<chunk, 8 hex>` (the bytes, in chunks).
  */
 import { crc32 } from 'node:zlib';
-import { Level } from 'level';
+import { describe, openLevelDb, type Db } from './level-db.js';
 import { decode, encode } from '../common/codec.js';
 import { StorageFatalError } from '../common/errors.js';
 import type { Snapshot } from '../raft/types.js';
@@ -17,7 +17,6 @@ import { parseFormat, parseIdentity, parseSnapshotRecord, type SnapshotRecord } 
 import { SnapshotStream } from './snapshot-stream.js';
 import type { NodeIdentity } from './types.js';
 
-type Db = Level<string, Uint8Array>;
 type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 /** The format marker of a SegmentStorage meta db. */
@@ -57,20 +56,7 @@ export class SegmentMeta {
 
   /** Opens (creating) the db at `path`, mapping LevelDB's failures to fatal errors. */
   static async open(path: string, group: number, fatal: Fatal): Promise<SegmentMeta> {
-    const db: Db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: true });
-    try {
-      await db.open();
-    } catch (err) {
-      const cause = (err as { cause?: unknown }).cause ?? err;
-      const code = (cause as { code?: unknown }).code;
-      const why =
-        code === 'LEVEL_LOCKED'
-          ? `the data dir is locked: another process or another SegmentStorage holds its LOCK (${describe(cause)})`
-          : code === 'LEVEL_CORRUPTION'
-            ? `LevelDB reports corruption in the meta db: ${describe(cause)}`
-            : `cannot open the meta db ${path}: ${describe(cause)}`;
-      throw fatal(why, err);
-    }
+    const db = await openLevelDb(path, { what: 'the meta db', owner: 'SegmentStorage' }, (why, err) => fatal(why, err));
     return new SegmentMeta(db, group, fatal);
   }
 
@@ -236,7 +222,4 @@ export class SegmentMeta {
   }
 }
 
-/** The message of an error, or its string form. */
-export function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { describe } from './level-db.js';

@@ -49,7 +49,7 @@ import { encodeBatch, encodeCompact, type LogPoint } from './segment-format.js';
 import { SegmentLog, type Placed } from './segment-log.js';
 import { SegmentMeta, describe } from './segment-meta.js';
 import { SerialQueue } from './serial-queue.js';
-import { checkChunkSize, concatBytes, type SnapshotStream } from './snapshot-stream.js';
+import { checkChunkSize, readWholeSnapshot, type SnapshotStream } from './snapshot-stream.js';
 import type { NodeIdentity, RaftStorage, SnapshotChunkReader, SnapshotChunks, StorageWrite, StoredState } from './types.js';
 
 /** Default segment size: 64 MiB (etcd's and raft-wal's). */
@@ -177,15 +177,7 @@ export class SegmentStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async readSnapshot(): Promise<Snapshot | undefined> {
-    const stream = await this.openSnapshot('readSnapshot', 'whole');
-    if (!stream) return undefined;
-    const parts: Uint8Array[] = [];
-    try {
-      for await (const chunk of stream) parts.push(chunk);
-    } catch (err) {
-      throw this.readError(err, 'reading the snapshot');
-    }
-    return { meta: stream.meta, data: parts.length === 1 ? parts[0]! : concatBytes(parts, stream.size) };
+    return readWholeSnapshot(await this.openSnapshot('readSnapshot', 'whole'), (err) => this.readError(err, 'reading the snapshot'));
   }
 
   async readSnapshotChunks(chunkSize: number): Promise<SnapshotChunks | undefined> {

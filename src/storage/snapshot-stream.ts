@@ -4,7 +4,7 @@
  * underlying view when iteration ends, fails, is abandoned, or `close()` is called.
  */
 import { crc32 } from 'node:zlib';
-import type { SnapshotMeta } from '../raft/types.js';
+import type { Snapshot, SnapshotMeta } from '../raft/types.js';
 import { StorageArgumentError } from './errors.js';
 import type { SnapshotChunks } from './types.js';
 
@@ -111,4 +111,19 @@ export class SnapshotStream implements SnapshotChunks {
     if (total !== this.source.size) throw this.source.corrupt(`snapshot holds ${total} bytes, recorded ${this.source.size}`);
     if (sum >>> 0 !== this.source.crc) throw this.source.corrupt(`snapshot checksum mismatch (crc32 ${sum >>> 0}, recorded ${this.source.crc})`);
   }
+}
+
+/**
+ * Reads a whole snapshot from a stream opened with one chunk of its whole size (its single,
+ * verified chunk is the data), or undefined when there is none; a read failure is `readError(err)`.
+ */
+export async function readWholeSnapshot(stream: SnapshotStream | undefined, readError: (err: unknown) => Error): Promise<Snapshot | undefined> {
+  if (!stream) return undefined;
+  const parts: Uint8Array[] = [];
+  try {
+    for await (const chunk of stream) parts.push(chunk);
+  } catch (err) {
+    throw readError(err);
+  }
+  return { meta: stream.meta, data: parts.length === 1 ? parts[0]! : concatBytes(parts, stream.size) };
 }
