@@ -144,15 +144,18 @@ export class LockStateMachine {
         return { ok: true, type: 'expire-session', sessionId: s.id, released };
       }
       case 'expire-sessions': {
-        const expired: number[] = [];
-        for (const id of c.sessionIds) {
-          const s = this.st.sessions.get(id);
-          if (s === undefined) continue; // ended between proposal and commit (or listed twice)
+        // Sessions ended between proposal and commit (or listed twice) are skipped.
+        const doomed = [...new Set(c.sessionIds)].map((id) => this.st.sessions.get(id)).filter((s): s is SessionRec => s !== undefined);
+        // First every listed session stops waiting, so no lock freed below is granted to a session
+        // this same entry expires; then each ends as by expire-session.
+        const touched = new Set<string>();
+        for (const s of doomed) for (const name of this.dropWaits(s, 'SESSION_EXPIRED', tx)) touched.add(name);
+        for (const s of doomed) {
           this.endSession(s, 'expired', c.lockDelayMs, tx);
           this.remember(s.id, 'expired', tx, null, null);
-          expired.push(s.id);
         }
-        return { ok: true, type: 'expire-sessions', expired };
+        for (const name of [...touched].sort()) this.settle(name, tx);
+        return { ok: true, type: 'expire-sessions', expired: doomed.map((s) => s.id) };
       }
       case 'checkpoint-sessions': {
         let updated = 0;
@@ -284,9 +287,9 @@ export class LockStateMachine {
   }
 
   /** Removes the session's waiters, releases its holds (with lock-delay on expiry), then grants. */
-  private endSession(s: SessionRec, reason: SessionEndReason, delayMs: number, tx: Tx): string[] {
+  /** Removes every waiter of `s` (its `wait-ended` effects carry `code`); returns the locks they waited on. */
+  private dropWaits(s: SessionRec, code: ErrorCode, tx: Tx): Set<string> {
     const touched = new Set<string>();
-    const code: ErrorCode = reason === 'closed' ? 'SESSION_NOT_FOUND' : 'SESSION_EXPIRED';
     for (const wid of [...s.waits].sort(asc)) {
       const w = this.st.waiters.get(wid);
       if (w === undefined) continue;
@@ -294,6 +297,11 @@ export class LockStateMachine {
       touched.add(w.name);
       tx.effects.push({ type: 'wait-ended', waiterId: wid, sessionId: s.id, name: w.name, code });
     }
+    return touched;
+  }
+
+  private endSession(s: SessionRec, reason: SessionEndReason, delayMs: number, tx: Tx): string[] {
+    const touched = this.dropWaits(s, reason === 'closed' ? 'SESSION_NOT_FOUND' : 'SESSION_EXPIRED', tx);
     const released = [...s.holds].sort();
     for (const name of released) {
       const lock = this.st.locks.get(name);

@@ -78,14 +78,16 @@ export class LockModel {
         return { ok: true, type: 'expire-session', sessionId: c.sessionId, released };
       }
       case 'expire-sessions': {
-        const expired: number[] = [];
-        for (const id of c.sessionIds) {
-          if (!this.session(id)) continue;
+        const doomed = [...new Set(c.sessionIds)].filter((id) => this.session(id));
+        // Every listed session stops waiting first; then each ends; then the locks they waited on settle.
+        const touched = new Set(this.waits.filter((w) => doomed.includes(w.sid)).map((w) => w.name));
+        this.waits = this.waits.filter((w) => !doomed.includes(w.sid));
+        for (const id of doomed) {
           this.end(id, 'expired', c.lockDelayMs, index);
           this.ended.push({ sid: id, reason: 'expired', closeSeq: null, closeResult: null });
-          expired.push(id);
         }
-        return { ok: true, type: 'expire-sessions', expired };
+        for (const name of [...touched].sort()) this.settle(name, index);
+        return { ok: true, type: 'expire-sessions', expired: doomed };
       }
       case 'checkpoint-sessions': {
         let updated = 0;

@@ -202,3 +202,34 @@ describe('checkpoint-sessions and renew-session', () => {
     expect(h.m.getSession(a)?.lapsed).toBe(false);
   });
 });
+
+describe('expire-sessions (a batch of expiries in one entry)', () => {
+  it('grants nothing to a session the same entry expires: its waits end first, the next waiter gets the lock', () => {
+    const h = new Harness();
+    const a = h.open();
+    const b = h.open();
+    const c = h.open();
+    expect(h.acquire(a, 'jobs/x').result.ok).toBe(true);
+    expect(h.acquire(b, 'jobs/x', 'exclusive', 60_000).result).toMatchObject({ ok: true, status: 'queued' });
+    expect(h.acquire(c, 'jobs/x', 'exclusive', 60_000).result).toMatchObject({ ok: true, status: 'queued' });
+    const out = h.apply({ type: 'expire-sessions', sessionIds: [a, b, a, 999], lockDelayMs: 0 });
+    expect(out.result).toEqual({ ok: true, type: 'expire-sessions', expired: [a, b] });
+    expect(out.events.filter((e) => e.type === 'acquired').map((e) => e.sessionId)).toEqual([c]);
+    expect(out.effects.filter((e) => e.type === 'wait-ended').map((e) => e.type === 'wait-ended' && e.sessionId)).toEqual([b]);
+    expect(h.m.getLock('jobs/x')?.holders.map((x) => x.sessionId)).toEqual([c]);
+    expect(h.m.getSession(a)).toBeUndefined();
+    expect(h.m.getSession(b)).toBeUndefined();
+  });
+
+  it('puts every lock a listed holder had into lock-delay, as expire-session does', () => {
+    const h = new Harness();
+    const a = h.open();
+    const b = h.open();
+    h.acquire(a, 'jobs/p');
+    h.acquire(b, 'jobs/q');
+    const out = h.apply({ type: 'expire-sessions', sessionIds: [a, b], lockDelayMs: 5000 });
+    expect(out.effects.filter((e) => e.type === 'lock-delay').map((e) => e.type === 'lock-delay' && e.name)).toEqual(['jobs/p', 'jobs/q']);
+    expect(h.m.getLock('jobs/p')?.inDelay).toBe(true);
+    expect(codeOf(h.applyRaw({ type: 'expire-sessions', sessionIds: [], lockDelayMs: 0 }).result)).toBe('INVALID_ARGUMENT');
+  });
+});
