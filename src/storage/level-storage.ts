@@ -31,11 +31,11 @@ import {
 } from './keys.js';
 import { EMPTY_HARD_STATE, LogShape, type IndexRange } from './log-shape.js';
 import {
-  RecordError,
   parseEntry,
   parseFormat,
   parseHardState,
   parseIdentity,
+  parseInput,
   parseSnapshot,
   parseSnapshotRecord,
   parseStorageWrite,
@@ -98,7 +98,7 @@ export class LevelStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async setIdentity(identity: NodeIdentity): Promise<void> {
-    const id = this.parseInput(() => parseIdentity(identity));
+    const id = parseInput(() => parseIdentity(identity));
     return this.op('setIdentity', async (db, shape) => {
       const next = shape.planIdentity(id);
       if (!next) return;
@@ -108,7 +108,7 @@ export class LevelStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async save(write: StorageWrite, sync: boolean): Promise<void> {
-    const w = this.parseInput(() => parseStorageWrite(write));
+    const w = parseInput(() => parseStorageWrite(write));
     return this.op('save', async (db, shape) => {
       const change = shape.planSave({ ...w, snapshot: w.snapshot?.meta });
       const ops: BatchOp[] = [];
@@ -124,7 +124,7 @@ export class LevelStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async compact(snapshot: Snapshot): Promise<void> {
-    const s = this.parseInput(() => parseSnapshot(snapshot));
+    const s = parseInput(() => parseSnapshot(snapshot));
     return this.op('compact', async (db, shape) => {
       const change = shape.planCompact(s.meta);
       const ops: BatchOp[] = [];
@@ -169,15 +169,6 @@ export class LevelStorage implements RaftStorage, SnapshotChunkReader {
       if (!this.db || !this.shape) await this.loadNow();
       return task(this.db!, this.shape!);
     });
-  }
-
-  private parseInput<T>(parse: () => T): T {
-    try {
-      return parse();
-    } catch (err) {
-      if (err instanceof RecordError) throw new StorageArgumentError(err.message);
-      throw err;
-    }
   }
 
   /** Writes one atomic batch; any failure is fatal because memory and disk may now disagree. */

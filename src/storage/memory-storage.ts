@@ -10,9 +10,9 @@ import { crc32 } from 'node:zlib';
 import { assertNever } from '../common/assert.js';
 import { StorageFatalError } from '../common/errors.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
-import { StorageArgumentError, StorageClosedError } from './errors.js';
+import { StorageClosedError } from './errors.js';
 import { EMPTY_HARD_STATE, LogShape } from './log-shape.js';
-import { RecordError, copyBytes, parseEntry, parseIdentity, parseSnapshot, parseStorageWrite, type ParsedWrite } from './records.js';
+import { copyBytes, parseEntry, parseIdentity, parseInput, parseSnapshot, parseStorageWrite, type ParsedWrite } from './records.js';
 import { SnapshotStream, checkChunkSize } from './snapshot-stream.js';
 import type { NodeIdentity, RaftStorage, SnapshotChunkReader, SnapshotChunks, StorageWrite, StoredState } from './types.js';
 
@@ -139,17 +139,17 @@ export class MemoryStorage implements RaftStorage, SnapshotChunkReader {
 
   async setIdentity(identity: NodeIdentity): Promise<void> {
     this.checkOpen('setIdentity');
-    return this.submit({ type: 'identity', identity: input(() => parseIdentity(identity)) });
+    return this.submit({ type: 'identity', identity: parseInput(() => parseIdentity(identity)) });
   }
 
   async save(write: StorageWrite, sync: boolean): Promise<void> {
     this.checkOpen('save');
-    return this.submit({ type: 'save', write: input(() => parseStorageWrite(write)), sync });
+    return this.submit({ type: 'save', write: parseInput(() => parseStorageWrite(write)), sync });
   }
 
   async compact(snapshot: Snapshot): Promise<void> {
     this.checkOpen('compact');
-    return this.submit({ type: 'compact', snapshot: input(() => parseSnapshot(snapshot)) });
+    return this.submit({ type: 'compact', snapshot: parseInput(() => parseSnapshot(snapshot)) });
   }
 
   async readSnapshot(): Promise<Snapshot | undefined> {
@@ -247,11 +247,3 @@ export class MemoryStorage implements RaftStorage, SnapshotChunkReader {
   }
 }
 
-function input<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (err instanceof RecordError) throw new StorageArgumentError(err.message);
-    throw err;
-  }
-}

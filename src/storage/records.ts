@@ -6,6 +6,7 @@
  */
 import { isIndex, isNodeId } from '../common/ids.js';
 import type { ConfChange, ConfState, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
+import { StorageArgumentError } from './errors.js';
 import type { NodeIdentity } from './types.js';
 
 /** A value does not have the expected shape; `message` says which field and why. */
@@ -191,4 +192,14 @@ export function parseStorageWrite(x: unknown): ParsedWrite {
   const hs = o['hardState'] === undefined ? undefined : parseHardState(o['hardState'], 'write.hardState');
   const snap = o['snapshot'] === undefined ? undefined : parseSnapshot(o['snapshot'], 'write.snapshot');
   return { entries, ...(hs ? { hardState: hs } : {}), ...(snap ? { snapshot: snap } : {}) };
+}
+
+/** Runs a parse of a caller's input; a RecordError becomes the StorageArgumentError the port promises. */
+export function parseInput<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof RecordError) throw new StorageArgumentError(err.message);
+    throw err;
+  }
 }

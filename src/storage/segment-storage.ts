@@ -44,7 +44,7 @@ import { StorageFatalError } from '../common/errors.js';
 import type { Snapshot } from '../raft/types.js';
 import { StorageArgumentError, StorageClosedError } from './errors.js';
 import { EMPTY_HARD_STATE, LogShape } from './log-shape.js';
-import { RecordError, parseIdentity, parseSnapshot, parseStorageWrite, type SnapshotRecord } from './records.js';
+import { parseIdentity, parseInput, parseSnapshot, parseStorageWrite, type SnapshotRecord } from './records.js';
 import { encodeBatch, encodeCompact, type LogPoint } from './segment-format.js';
 import { SegmentLog, type Placed } from './segment-log.js';
 import { SegmentMeta, describe } from './segment-meta.js';
@@ -118,7 +118,7 @@ export class SegmentStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async setIdentity(identity: NodeIdentity): Promise<void> {
-    const id = this.parseInput(() => parseIdentity(identity));
+    const id = parseInput(() => parseIdentity(identity));
     return this.op('setIdentity', async (shape) => {
       const next = shape.planIdentity(id);
       if (!next) return;
@@ -128,7 +128,7 @@ export class SegmentStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async save(write: StorageWrite, sync: boolean): Promise<void> {
-    const w = this.parseInput(() => parseStorageWrite(write));
+    const w = parseInput(() => parseStorageWrite(write));
     return this.op('save', async (shape) => {
       const change = shape.planSave({ ...w, snapshot: w.snapshot?.meta });
       if (!w.snapshot && w.entries.length === 0 && !w.hardState) return;
@@ -161,7 +161,7 @@ export class SegmentStorage implements RaftStorage, SnapshotChunkReader {
   }
 
   async compact(snapshot: Snapshot): Promise<void> {
-    const s = this.parseInput(() => parseSnapshot(snapshot));
+    const s = parseInput(() => parseSnapshot(snapshot));
     return this.op('compact', async (shape) => {
       const change = shape.planCompact(s.meta);
       await this.io(async () => {
@@ -223,15 +223,6 @@ export class SegmentStorage implements RaftStorage, SnapshotChunkReader {
       if (!this.shape) await this.loadNow();
       return task(this.shape!);
     });
-  }
-
-  private parseInput<T>(parse: () => T): T {
-    try {
-      return parse();
-    } catch (err) {
-      if (err instanceof RecordError) throw new StorageArgumentError(err.message);
-      throw err;
-    }
   }
 
   /** Runs disk work; any failure is fatal and sticks, because memory and disk may now disagree. */
